@@ -1,0 +1,63 @@
+"""Who is calling: an issued proxy key (cached by hash), the ANTHROPIC_API_KEY, or anyone (AUTH_MODE=open)."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from api.errors import GatewayError
+from api.translate.errors import ApiError
+from routing import snapshot
+from routing.keys import hash_key
+from routing.snapshot import KeyInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    key: KeyInfo | None = None
+    label: str = "anonymous"
+
+    @property
+    def user_id(self) -> int | None:
+        return self.key.user_id if self.key else None
+
+    @property
+    def group_ids(self) -> frozenset[int]:
+        return self.key.group_ids if self.key else frozenset()
+
+
+def _denied(message: str) -> GatewayError:
+    return GatewayError(ApiError(401, "authentication_error", message, should_retry=False))
+
+
+def presented_key(request) -> str:
+    """The client's key from `x-api-key` or `Authorization: Bearer` (Claude Code sends either)."""
+    key = request.headers.get("x-api-key", "")
+    if not key:
+        auth = request.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            key = auth[7:]
+    return key.strip()
+
+
+async def authenticate(request) -> Caller:
+    secret = presented_key(request)
+    if secret:
+        if settings.ANTHROPIC_API_KEY and hmac.compare_digest(secret.encode(), settings.ANTHROPIC_API_KEY.encode()):
+            return Caller(label="ANTHROPIC_API_KEY")
+        digest = hash_key(secret)
+        info = await snapshot.keys.get(digest)
+        if info is not None and hmac.compare_digest(info.secret_hash, digest):
+            if info.revoked:
+                raise _denied("This API key has been revoked.")
+            if info.expires_at is not None and info.expires_at <= timezone.now():
+                raise _denied("This API key has expired.")
+            return Caller(key=info, label=info.username)
+    if settings.AUTH_MODE == "open":
+        return Caller()
+    if not secret:
+        raise _denied("Missing API key: send it as x-api-key or Authorization: Bearer.")
+    raise _denied("Invalid API key.")

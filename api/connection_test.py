@@ -1,0 +1,56 @@
+"""`GET /test-connection`: one minimal real call per enabled provider, reported without credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import orjson
+
+from api.errors import GatewayError
+from api.passthrough import upstream_url
+from api.providers import openai
+from api.providers.clients import client_for
+from api.providers.errors import from_status
+from routing.resolve import ProviderInfo, RouteInfo
+
+
+def probe_body(provider: ProviderInfo, model: str) -> dict:
+    body: dict = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 8}
+    if provider.kind == "openai" and provider.profile in ("openai-reasoning",):
+        body["max_completion_tokens"] = body.pop("max_tokens")
+    return body
+
+
+async def probe(provider: ProviderInfo, model: str) -> dict:
+    started = time.perf_counter()
+    result = {"provider": provider.name, "kind": provider.kind, "model": model}
+    try:
+        client = client_for(provider)
+        if provider.kind == "anthropic":
+            response = await client.post(
+                upstream_url(provider, "messages", ""), content=orjson.dumps(probe_body(provider, model)),
+                headers={"x-api-key": provider.api_key, "anthropic-version": "2023-06-01",
+                         "content-type": "application/json", **provider.extra_headers},
+            )
+            if response.status_code != 200:
+                raise from_status(response.status_code, response.content, response.headers)
+        else:
+            await openai.complete(client, provider, probe_body(provider, model))
+        result["status"] = "ok"
+    except GatewayError as exc:
+        result.update(status="failed", error=exc.error.message)
+    except httpx.HTTPError as exc:
+        result.update(status="failed", error=type(exc).__name__)
+    result["latency_ms"] = int((time.perf_counter() - started) * 1000)
+    return result
+
+
+async def probe_all(routes: tuple[RouteInfo, ...], name: str | None) -> list[dict]:
+    """The first route of each provider names the model to try."""
+    targets: dict[int, tuple[ProviderInfo, str]] = {}
+    for route in routes:
+        if name is None or route.provider.name == name:
+            targets.setdefault(route.provider.id, (route.provider, route.target_model))
+    return list(await asyncio.gather(*(probe(p, m) for p, m in targets.values())))

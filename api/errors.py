@@ -1,0 +1,18 @@
+"""Errors as values until the edge: anything that stops a request raises `GatewayError`."""
+
+from __future__ import annotations
+
+from api.translate.errors import ApiError
+
+
+class GatewayError(Exception):
+    """Stops the request with `error` (an Anthropic error response, or an SSE `error` event)."""
+
+    def __init__(self, error: ApiError, *, retryable: bool = False) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retryable = retryable
+
+
+def invalid_request(message: str) -> GatewayError:
+    return GatewayError(ApiError(400, "invalid_request_error", message, should_retry=False))

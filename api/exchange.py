@@ -1,0 +1,90 @@
+"""One request's bookkeeping: its id, timings, outcome and the one usage row it leaves."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from django.http import HttpRequest, HttpResponse
+
+from api.auth import Caller
+from api.responses import error_response, new_request_id
+from api.translate.errors import STATUS_FOR_TYPE, ApiError
+from api.usage import UsageRecord, writer
+from routing.resolve import RouteInfo
+
+CLIENT_CLOSED = 499
+
+
+@dataclass(slots=True)
+class Exchange:
+    request_id: str
+    record: UsageRecord
+    started: float = field(default_factory=time.perf_counter)
+    _finished: bool = False
+
+    @classmethod
+    def begin(cls, request: HttpRequest, endpoint: str) -> Exchange:
+        request_id = new_request_id()
+        request.request_id = request_id  # read by the middleware's last-resort error handler
+        record = UsageRecord(
+            request_id=request_id,
+            endpoint=endpoint,
+            client_ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.headers.get("user-agent", "")[:300],
+        )
+        return cls(request_id=request_id, record=record)
+
+    def identify(self, caller: Caller) -> None:
+        if caller.key:
+            self.record.key_id, self.record.user_id = caller.key.id, caller.key.user_id
+
+    def routed(self, route: RouteInfo) -> None:
+        self.record.route_id = route.id
+        self.record.provider_id = route.provider.id
+        self.record.provider_name = route.provider.name
+        self.record.upstream_model = route.target_model
+
+    def set_usage(self, usage: dict, *, estimated: bool = False) -> None:
+        self.record.input_tokens = int(usage.get("input_tokens") or 0)
+        self.record.output_tokens = int(usage.get("output_tokens") or 0)
+        self.record.cache_read_tokens = int(usage.get("cache_read_input_tokens") or 0)
+        self.record.cache_creation_tokens = int(usage.get("cache_creation_input_tokens") or 0)
+        self.record.estimated = estimated
+
+    def observe(self, events: list[dict]) -> None:
+        """Read what a stream sends: first content (time to first token), final usage, errors."""
+        for event in events:
+            kind = event["type"]
+            if kind == "content_block_delta" and self.record.ttft_ms is None:
+                self.record.ttft_ms = self.elapsed_ms()
+            elif kind == "message_delta":
+                self.set_usage(event.get("usage") or {})
+            elif kind == "error":
+                error = event.get("error") or {}
+                error_type = str(error.get("type") or "api_error")
+                self.failed(STATUS_FOR_TYPE.get(error_type, 500), error_type, str(error.get("message", "")))
+
+    def failed(self, status: int, error_type: str, message: str) -> None:
+        self.record.status, self.record.error_type, self.record.error_message = status, error_type, message[:500]
+
+    def fail(self, error: ApiError) -> HttpResponse:
+        """The error response for `error`, with the usage row written."""
+        self.failed(error.status, error.error_type, error.message)
+        self.finish()
+        return error_response(error, self.request_id)
+
+    def cancelled(self) -> None:
+        if self.record.status < 400:
+            self.failed(CLIENT_CLOSED, "client_closed", "the client disconnected before the response ended")
+
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+    def finish(self) -> None:
+        """Write the usage row; later calls do nothing, so every exit path may call it."""
+        if self._finished:
+            return
+        self._finished = True
+        self.record.latency_ms = self.elapsed_ms()
+        writer.record(self.record)

@@ -1,0 +1,138 @@
+"""Anthropic-compatible upstreams: the body (lightly rewritten) and allowed headers go through,
+the provider's key replaces the client's, and the answer's bytes come back unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+from api.exchange import Exchange
+from api.providers.clients import client_for
+from api.providers.errors import from_httpx
+from api.translate.errors import from_upstream
+from api.translate.passthrough import prepare_body
+from api.translate.sse import SSEDecoder
+from api.translate.types import JSON
+from routing.resolve import ProviderInfo, RouteInfo
+
+FORWARDED_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "user-agent", "x-app",
+                             "x-claude-code-session-id")
+FORWARDED_RESPONSE_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
+
+
+def upstream_url(provider: ProviderInfo, endpoint: str, query: str) -> str:
+    base = provider.base_url if provider.base_url.endswith("/v1") else provider.base_url + "/v1"
+    return f"{base}/{endpoint}" + (f"?{query}" if query else "")
+
+
+def upstream_headers(request: HttpRequest, provider: ProviderInfo) -> dict[str, str]:
+    headers = {name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers}
+    headers.update((k, v) for k, v in request.headers.items() if k.lower().startswith("x-stainless-"))
+    headers.setdefault("anthropic-version", "2023-06-01")
+    headers.update({"content-type": "application/json", "accept-encoding": "identity", **provider.extra_headers})
+    if provider.api_key:
+        headers["x-api-key"] = provider.api_key
+    return headers
+
+
+def _copy_headers(source: httpx.Headers, target: HttpResponse, ex: Exchange) -> None:
+    for name in FORWARDED_RESPONSE_HEADERS:
+        if name in source:
+            target[name] = source[name]
+    for name, value in source.items():
+        if name.startswith("anthropic-ratelimit-"):
+            target[name] = value
+    if "request-id" in source:
+        target["upstream-request-id"] = source["request-id"]
+    target["request-id"] = ex.request_id
+
+
+async def forward(ex: Exchange, request: HttpRequest, body: JSON, route: RouteInfo, endpoint: str) -> HttpResponse:
+    provider = route.provider
+    payload = prepare_body(body, target_model=route.target_model, max_tokens_cap=route.max_tokens)
+    client = client_for(provider)
+    http_request = client.build_request(
+        "POST", upstream_url(provider, endpoint, request.META.get("QUERY_STRING", "")),
+        content=orjson.dumps(payload), headers=upstream_headers(request, provider),
+    )
+    ex.record.attempts = 1
+    try:
+        upstream = await client.send(http_request, stream=True)
+    except httpx.HTTPError as exc:
+        raise from_httpx(exc, "waiting for the upstream response") from exc
+    streaming = upstream.headers.get("content-type", "").startswith("text/event-stream")
+    if upstream.status_code == 200 and streaming:
+        response = StreamingHttpResponse(_relay(ex, upstream), content_type="text/event-stream",
+                                         headers={"cache-control": "no-cache"})
+        _copy_headers(upstream.headers, response, ex)
+        return response
+    try:
+        raw = await upstream.aread()
+    except httpx.HTTPError as exc:
+        raise from_httpx(exc, "reading the upstream response") from exc
+    finally:
+        await upstream.aclose()
+    _record_reply(ex, upstream.status_code, raw, upstream.headers, endpoint)
+    response = HttpResponse(raw, status=upstream.status_code,
+                            content_type=upstream.headers.get("content-type", "application/json"))
+    _copy_headers(upstream.headers, response, ex)
+    return response
+
+
+def _record_reply(ex: Exchange, status: int, raw: bytes, headers: httpx.Headers, endpoint: str) -> None:
+    if status // 100 != 2:
+        error = from_upstream(status, raw, headers)
+        ex.failed(status, error.error_type, error.message)
+    else:
+        with contextlib.suppress(orjson.JSONDecodeError, TypeError, AttributeError):
+            data = orjson.loads(raw)
+            if endpoint == "messages":
+                ex.set_usage(data.get("usage") or {})
+            else:
+                ex.record.input_tokens = int(data.get("input_tokens") or 0)
+    ex.finish()
+
+
+async def _relay(ex: Exchange, upstream: httpx.Response) -> AsyncIterator[bytes]:
+    """Bytes go out as they came; usage and errors are read from a side decoder for the log."""
+    decoder = SSEDecoder()
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    usage: dict = {}
+    try:
+        async for chunk in upstream.aiter_raw():
+            yield chunk
+            for data in decoder.feed(text.decode(chunk)):
+                _read_event(data, usage, ex)
+    except httpx.HTTPError as exc:
+        error = from_httpx(exc, "reading the upstream stream").error
+        ex.failed(error.status, error.error_type, error.message)
+        yield b"event: error\ndata: " + orjson.dumps(
+            {"type": "error", "error": {"type": error.error_type, "message": error.message}}) + b"\n\n"
+    except (asyncio.CancelledError, GeneratorExit):
+        ex.cancelled()
+        raise
+    finally:
+        await upstream.aclose()
+        ex.set_usage(usage)
+        ex.finish()
+
+
+def _read_event(data: str, usage: dict, ex: Exchange) -> None:
+    if '"message_start"' not in data and '"message_delta"' not in data and '"error"' not in data:
+        return
+    with contextlib.suppress(orjson.JSONDecodeError):
+        event = orjson.loads(data)
+        if not isinstance(event, dict):
+            return
+        if event.get("type") == "message_start":
+            usage.update((event.get("message") or {}).get("usage") or {})
+        elif event.get("type") == "message_delta":
+            usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
+        elif event.get("type") == "error":
+            ex.observe([event])

@@ -1,0 +1,31 @@
+"""Upstream failures, mapped once to the Anthropic error the client gets."""
+
+from __future__ import annotations
+
+import httpx
+
+from api.errors import GatewayError
+from api.translate import errors
+
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class ProviderError(GatewayError):
+    """The one exception provider clients raise."""
+
+
+def from_httpx(exc: httpx.HTTPError, phase: str) -> ProviderError:
+    """Transport failures: connect problems are 502, every other timeout 504, a broken read 502."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return ProviderError(errors.connect_error(), retryable=True)
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError(errors.timeout_error(phase), retryable=True)
+    return ProviderError(errors.bad_upstream_response(f"{phase}: {type(exc).__name__}"), retryable=True)
+
+
+def from_status(status: int, body: bytes, headers: httpx.Headers) -> ProviderError:
+    return ProviderError(errors.from_upstream(status, body, headers), retryable=status in RETRYABLE_STATUSES)
+
+
+def bad_response(detail: str) -> ProviderError:
+    return ProviderError(errors.bad_upstream_response(detail))

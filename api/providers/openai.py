@@ -1,0 +1,112 @@
+"""OpenAI-compatible Chat Completions: send a translated body, hand back a parsed reply or chunks.
+
+The seam between the gateway and an upstream: it receives an `httpx.AsyncClient`, raises only
+`ProviderError`, and knows nothing of Anthropic shapes.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+
+from api.providers.errors import ProviderError, bad_response, from_httpx, from_status
+from api.translate.sse import SSEDecoder
+from routing.resolve import ProviderInfo
+
+MAX_ERROR_BODY = 64 * 1024
+DONE = object()
+"""Yielded by `iter_chunks` for `data: [DONE]`."""
+
+
+def chat_url(provider: ProviderInfo) -> str:
+    url = provider.base_url + "/chat/completions"
+    return f"{url}?api-version={provider.api_version}" if provider.api_version else url
+
+
+def upstream_headers(provider: ProviderInfo) -> dict[str, str]:
+    headers = {"content-type": "application/json", "accept-encoding": "gzip, deflate", **provider.extra_headers}
+    if provider.api_key:
+        if provider.profile == "azure":
+            headers["api-key"] = provider.api_key
+        else:
+            headers["authorization"] = f"Bearer {provider.api_key}"
+    return headers
+
+
+async def open_response(client: httpx.AsyncClient, provider: ProviderInfo, body: dict) -> httpx.Response:
+    """POST and wait for the status line; a non-2xx becomes a `ProviderError` with the body read."""
+    request = client.build_request("POST", chat_url(provider), content=orjson.dumps(body),
+                                   headers=upstream_headers(provider))
+    try:
+        response = await client.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        raise from_httpx(exc, "waiting for the upstream response") from exc
+    if response.status_code // 100 != 2:
+        try:
+            raw = await _read_limited(response)
+        finally:
+            await response.aclose()
+        raise from_status(response.status_code, raw, response.headers)
+    return response
+
+
+async def complete(client: httpx.AsyncClient, provider: ProviderInfo, body: dict) -> dict:
+    """A non-streaming completion as a dict; HTML, truncated or non-object JSON is a 502."""
+    response = await open_response(client, provider, body)
+    try:
+        raw = await response.aread()
+    except httpx.HTTPError as exc:
+        raise from_httpx(exc, "reading the upstream response") from exc
+    finally:
+        await response.aclose()
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_response("the upstream returned a body that is not JSON") from None
+    if not isinstance(data, dict):
+        raise bad_response("the upstream returned JSON that is not an object")
+    return data
+
+
+async def iter_chunks(response: httpx.Response) -> AsyncIterator[dict | object]:
+    """Parsed stream chunks, then `DONE` if the upstream sent `[DONE]`; transport errors raise."""
+    decoder = SSEDecoder()
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    try:
+        async for raw in response.aiter_bytes():
+            for data in decoder.feed(text.decode(raw)):
+                yield _parse_chunk(data)
+        for data in decoder.feed(text.decode(b"", final=True)) + decoder.flush():
+            yield _parse_chunk(data)
+    except httpx.HTTPError as exc:
+        raise from_httpx(exc, "reading the upstream stream") from exc
+
+
+def _parse_chunk(data: str) -> dict | object:
+    if data.strip() == "[DONE]":
+        return DONE
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise bad_response("the upstream stream carried a chunk that is not JSON") from None
+    if not isinstance(chunk, dict):
+        raise bad_response("the upstream stream carried a chunk that is not an object")
+    return chunk
+
+
+async def _read_limited(response: httpx.Response) -> bytes:
+    body = bytearray()
+    try:
+        async for part in response.aiter_bytes():
+            body += part
+            if len(body) >= MAX_ERROR_BODY:
+                break
+    except httpx.HTTPError:
+        pass  # the status already says what happened; a torn error body adds nothing
+    return bytes(body[:MAX_ERROR_BODY])
+
+
+__all__ = ["DONE", "ProviderError", "complete", "iter_chunks", "open_response"]

@@ -1,0 +1,94 @@
+"""The OpenAI-compatible path: translate the request, call the provider, translate the answer back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+
+from api.errors import GatewayError
+from api.exchange import Exchange
+from api.providers import openai
+from api.providers.clients import client_for
+from api.providers.errors import bad_response
+from api.responses import json_response
+from api.sse import PING, encode_events, ping_frame, with_pings
+from api.translate.profiles import profile_for
+from api.translate.request import to_openai_request
+from api.translate.response import UpstreamFormatError, to_anthropic_message
+from api.translate.stream import StreamTranslator
+from api.translate.types import JSON, Context
+from routing.resolve import RouteInfo
+
+log = logging.getLogger("api.relay")
+
+
+def translate_request(body: JSON, route: RouteInfo, body_size: int) -> tuple[JSON, Context]:
+    profile = profile_for(route.provider.profile, route.target_model)
+    upstream, ctx = to_openai_request(
+        body, upstream_model=route.target_model, profile=profile, max_tokens_cap=route.max_tokens
+    )
+    ctx.input_tokens_estimate = body_size // 4  # cheap; the upstream's usage replaces it
+    return upstream, ctx
+
+
+async def relay(ex: Exchange, body: JSON, route: RouteInfo, body_size: int) -> HttpResponse:
+    upstream, ctx = translate_request(body, route, body_size)
+    client = client_for(route.provider)
+    ex.record.attempts = 1
+    if body.get("stream"):
+        response = await openai.open_response(client, route.provider, upstream)
+        return StreamingHttpResponse(
+            _stream(ex, response, StreamTranslator(ctx)),
+            content_type="text/event-stream",
+            headers={"cache-control": "no-cache", "request-id": ex.request_id, "x-accel-buffering": "no"},
+        )
+    completion = await openai.complete(client, route.provider, upstream)
+    try:
+        message = to_anthropic_message(completion, ctx)
+    except UpstreamFormatError as exc:
+        raise bad_response(str(exc)) from None
+    ex.set_usage(message["usage"])
+    ex.finish()
+    return json_response(message, request_id=ex.request_id)
+
+
+async def _stream(ex: Exchange, response: httpx.Response, translator: StreamTranslator) -> AsyncIterator[bytes]:
+    """The SSE body. Every exit (end, upstream failure, client gone) closes the upstream and logs once."""
+    try:
+        events = translator.start()
+        yield encode_events(events)
+        done = False
+        async with contextlib.aclosing(with_pings(openai.iter_chunks(response), settings.PING_INTERVAL)) as items:
+            async for item in items:
+                if item is PING:
+                    yield ping_frame()
+                    continue
+                if item is openai.DONE:
+                    done = True
+                    break
+                events = translator.feed(item)
+                if events:
+                    ex.observe(events)
+                    yield encode_events(events)
+        events = translator.finish(done=done)
+    except GatewayError as exc:
+        events = translator.error(exc.error.error_type, exc.error.message)
+    except (asyncio.CancelledError, GeneratorExit):
+        ex.cancelled()
+        ex.finish()
+        raise
+    except Exception:  # a bug of ours must still end the stream with an error event, not a torn body
+        log.exception("stream translation failed (request %s)", ex.request_id)
+        events = translator.error("api_error", "Internal error in the gateway while streaming.")
+    finally:
+        with contextlib.suppress(Exception):
+            await response.aclose()
+    ex.observe(events)
+    ex.finish()
+    yield encode_events(events)

@@ -1,0 +1,31 @@
+"""Building HTTP responses: JSON bodies, request ids, and the one Anthropic error shape."""
+
+from __future__ import annotations
+
+import secrets
+
+import orjson
+from django.http import HttpResponse
+
+from api.translate.errors import ApiError, error_body
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def new_request_id() -> str:
+    return "req_" + "".join(secrets.choice(_BASE62) for _ in range(24))
+
+
+def json_response(data: object, status: int = 200, request_id: str | None = None) -> HttpResponse:
+    response = HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
+    if request_id:
+        response["request-id"] = request_id
+    return response
+
+
+def error_response(err: ApiError, request_id: str) -> HttpResponse:
+    """Every error the proxy returns, ours or an upstream's, leaves through here."""
+    response = json_response(error_body(err.error_type, err.message, request_id), err.status, request_id)
+    for name, value in err.headers().items():
+        response[name] = value
+    return response

@@ -1,0 +1,162 @@
+"""The usage log, off the hot path: requests enqueue a record, one thread writes them in batches.
+
+Every request that reached the gateway leaves exactly one record. A failed write is retried (the
+batch stays queued) and logged; only a full queue drops rows, loudly, and counts them.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+log = logging.getLogger("api.usage")
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    request_id: str
+    created_at: datetime = field(default_factory=timezone.now)
+    endpoint: str = "messages"
+    key_id: int | None = None
+    user_id: int | None = None
+    client_ip: str | None = None
+    user_agent: str = ""
+    requested_model: str = ""
+    route_id: int | None = None
+    provider_id: int | None = None
+    provider_name: str = ""
+    upstream_model: str = ""
+    stream: bool = False
+    status: int = 200
+    error_type: str = ""
+    error_message: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    estimated: bool = False
+    latency_ms: int = 0
+    ttft_ms: int | None = None
+    attempts: int = 0
+    request_body: str = ""
+    response_body: str = ""
+
+
+class UsageWriter:
+    """A bounded queue and one daemon thread that flushes it every second or `batch` rows."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[UsageRecord] = queue.Queue(maxsize=settings.USAGE_QUEUE_MAX)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0
+        self.dropped = 0
+        self.written = 0
+        self.failed_writes = 0
+
+    def record(self, rec: UsageRecord) -> None:
+        self._ensure_started()
+        with self._lock:
+            self._pending += 1
+        try:
+            self._queue.put_nowait(rec)
+        except queue.Full:
+            with self._lock:
+                self._pending -= 1
+                self.dropped += 1
+            log.error("usage queue full (%d rows): dropped the row of request %s",
+                      settings.USAGE_QUEUE_MAX, rec.request_id)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued row is written; False if that took longer than `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def _ensure_started(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        batch: list[UsageRecord] = []
+        while True:
+            batch.extend(self._take(settings.USAGE_BATCH_SIZE - len(batch)))
+            if not batch:
+                continue
+            if self._write(batch):
+                with self._idle:
+                    self._pending -= len(batch)
+                    self._idle.notify_all()
+                batch = []
+            else:
+                time.sleep(min(5.0, settings.USAGE_FLUSH_SECONDS * 2))
+
+    def _take(self, limit: int) -> list[UsageRecord]:
+        """Rows for the next batch: wait up to the flush interval for the first, then take what is there."""
+        try:
+            first = self._queue.get(timeout=settings.USAGE_FLUSH_SECONDS)
+        except queue.Empty:
+            return []
+        rows = [first]
+        deadline = time.monotonic() + settings.USAGE_FLUSH_SECONDS
+        while len(rows) < limit and time.monotonic() < deadline:
+            try:
+                rows.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return rows
+
+    def _write(self, batch: list[UsageRecord]) -> bool:
+        from routing.models import UsageLog
+
+        close_old_connections()
+        try:
+            UsageLog.objects.bulk_create([UsageLog(**asdict(r)) for r in batch])
+            _touch_keys(batch)
+        except Exception:  # the database is down or locked: keep the batch and retry
+            self.failed_writes += 1
+            log.exception("writing %d usage rows failed; will retry", len(batch))
+            connection.close()
+            return False
+        self.written += len(batch)
+        return True
+
+
+_KEY_TOUCH_SECONDS = 60.0
+_key_touched: dict[int, float] = {}
+
+
+def _touch_keys(batch: list[UsageRecord]) -> None:
+    """`last_used_at`, at most once a minute per key, written with the usage rows."""
+    from routing.models import ProxyKey
+
+    now = time.monotonic()
+    due = {r.key_id: r.created_at for r in batch if r.key_id is not None
+           and now - _key_touched.get(r.key_id, -_KEY_TOUCH_SECONDS) >= _KEY_TOUCH_SECONDS}
+    for key_id, when in due.items():
+        ProxyKey.objects.filter(pk=key_id).update(last_used_at=when)
+        _key_touched[key_id] = now
+
+
+writer = UsageWriter()

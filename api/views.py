@@ -1,0 +1,156 @@
+"""The Anthropic-compatible HTTP surface. `messages` reads as the recipe; each step lives in its own module."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import orjson
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from api import passthrough
+from api.auth import authenticate
+from api.connection_test import probe_all
+from api.errors import GatewayError, invalid_request
+from api.exchange import Exchange
+from api.limits import check_model_allowed
+from api.relay import relay
+from api.responses import error_response, json_response, new_request_id
+from api.routes import resolve_route
+from api.translate.errors import ApiError, from_translation
+from api.translate.tokens import count_tokens as count_locally
+from api.translate.types import JSON, TranslationError
+from api.translate.validate import validate_request
+from routing import snapshot
+
+log = logging.getLogger("api")
+
+
+def parse_body(request: HttpRequest, *, counting: bool = False) -> JSON:
+    """Decode and validate at the edge: every problem is a 4xx naming its path.
+
+    count_tokens takes the messages body without `max_tokens`, so `counting` supplies one.
+    """
+    raw = request.body
+    if len(raw) > settings.MAX_BODY_BYTES:
+        raise GatewayError(ApiError(413, "request_too_large", "Request exceeds the maximum allowed size."))
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise invalid_request(f"Request body is not valid JSON: {exc}") from None
+    if counting and isinstance(body, dict) and "max_tokens" not in body:
+        body = {**body, "max_tokens": 1}
+    try:
+        return validate_request(body)
+    except TranslationError as exc:
+        raise GatewayError(from_translation(exc)) from None
+
+
+def _method_not_allowed(request: HttpRequest) -> HttpResponse:
+    error = ApiError(405, "invalid_request_error", f"Method {request.method} is not allowed on {request.path}.")
+    return error_response(error, new_request_id())
+
+
+@csrf_exempt
+async def messages(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _method_not_allowed(request)
+    ex = Exchange.begin(request, "messages")
+    try:
+        caller = await authenticate(request)
+        ex.identify(caller)
+        body = parse_body(request)
+        ex.record.requested_model = body["model"][:200]
+        ex.record.stream = bool(body.get("stream"))
+        check_model_allowed(caller, body["model"])
+        route = await resolve_route(body["model"], caller)
+        ex.routed(route)
+        if route.provider.kind == "anthropic":
+            return await passthrough.forward(ex, request, body, route, "messages")
+        return await relay(ex, body, route, len(request.body))
+    except GatewayError as exc:
+        return ex.fail(exc.error)
+    except TranslationError as exc:
+        return ex.fail(from_translation(exc))
+    except asyncio.CancelledError:
+        ex.cancelled()
+        ex.finish()
+        raise
+
+
+@csrf_exempt
+async def count_tokens(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _method_not_allowed(request)
+    ex = Exchange.begin(request, "count_tokens")
+    try:
+        caller = await authenticate(request)
+        ex.identify(caller)
+        body = parse_body(request, counting=True)
+        ex.record.requested_model = body["model"][:200]
+        check_model_allowed(caller, body["model"])
+        route = await resolve_route(body["model"], caller)
+        ex.routed(route)
+        if route.provider.kind == "anthropic":
+            return await passthrough.forward(ex, request, body, route, "messages/count_tokens")
+        counted = count_locally(body)
+        ex.record.input_tokens, ex.record.estimated = counted, True
+        ex.finish()
+        return json_response({"input_tokens": counted}, request_id=ex.request_id)
+    except GatewayError as exc:
+        return ex.fail(exc.error)
+    except TranslationError as exc:
+        return ex.fail(from_translation(exc))
+    except asyncio.CancelledError:
+        ex.cancelled()
+        ex.finish()
+        raise
+
+
+async def root(request: HttpRequest) -> HttpResponse:
+    """Claude Code probes `HEAD /` before its first request."""
+    if request.method == "HEAD":
+        return HttpResponse(status=200)
+    return json_response({"service": settings.SERVICE_NAME, "version": settings.VERSION, "status": "ok"})
+
+
+def health(request: HttpRequest) -> HttpResponse:
+    from api.usage import writer
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        database = "ok"
+    except Exception as exc:  # health reports, it never raises
+        log.warning("health: database check failed: %s", type(exc).__name__)
+        database = "unavailable"
+    status = 200 if database == "ok" else 503
+    return json_response(
+        {"status": "ok" if status == 200 else "degraded", "database": database,
+         "version": settings.VERSION, "usage_queue": writer.depth},
+        status=status,
+    )
+
+
+async def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    error = ApiError(404, "not_found_error", f"Not found: {request.method} {request.path}")
+    return error_response(error, new_request_id())
+
+
+async def test_connection(request: HttpRequest) -> HttpResponse:
+    """Probe each enabled provider (or `?provider=NAME`) with a minimal real call."""
+    request_id = new_request_id()
+    try:
+        await authenticate(request)
+    except GatewayError as exc:
+        return error_response(exc.error, request_id)
+    name = request.GET.get("provider") or None
+    results = await probe_all(await snapshot.routes.get(), name)
+    if name and not results:
+        return error_response(ApiError(404, "not_found_error", f"No enabled provider named {name!r}."), request_id)
+    ok = all(r["status"] == "ok" for r in results)
+    return json_response({"status": "ok" if ok else "failed", "providers": results},
+                         status=200 if ok else 502, request_id=request_id)

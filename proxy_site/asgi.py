@@ -1,0 +1,55 @@
+"""ASGI entry point: Django for HTTP, plus the lifespan that starts and stops the gateway's workers."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proxy_site.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_app = get_asgi_application()
+log = logging.getLogger("proxy")
+
+
+async def _startup() -> None:
+    from asgiref.sync import sync_to_async
+    from django.core import checks
+
+    problems = await sync_to_async(checks.run_checks)(include_deployment_checks=False)
+    errors = [p for p in problems if p.is_serious()]
+    for problem in problems:
+        (log.error if problem.is_serious() else log.warning)("%s: %s", problem.id, problem.msg)
+    if errors:
+        raise RuntimeError("system checks failed: " + "; ".join(f"{e.id} {e.msg}" for e in errors))
+
+
+async def _shutdown() -> None:
+    from asgiref.sync import sync_to_async
+
+    from api.providers.clients import close_all
+    from api.usage import writer
+
+    await close_all()
+    if not await sync_to_async(writer.flush, thread_sensitive=False)(30.0):
+        log.error("usage rows still queued at shutdown: %d", writer.depth)
+
+
+async def application(scope, receive, send):
+    if scope["type"] != "lifespan":
+        return await django_app(scope, receive, send)
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await _startup()
+            except Exception as exc:
+                log.error("start-up failed: %s", exc)
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await _shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

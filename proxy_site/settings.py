@@ -1,0 +1,201 @@
+"""All settings, read from the environment (and `.env` when present) in this one module.
+
+Every variable is listed in `.env.example`. Nothing but settings is built here: no clients, no I/O
+beyond reading `.env` and the development secrets file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+_ENV_FILE = Path(os.environ.get("ENV_FILE", BASE_DIR / ".env"))
+if _ENV_FILE.is_file():
+    env.read_env(str(_ENV_FILE), overwrite=False)
+
+
+
+def _number(name: str, default, kind=int):
+    """An int or float setting; empty means the default, a bad value stops start-up with its name."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+
+
+DEBUG = env.bool("DEBUG", default=True)
+VERSION = "0.1.0"
+SERVICE_NAME = "anthropic-gateway"
+
+# --- secrets --------------------------------------------------------------------------------
+# In development (DEBUG on) a missing secret is generated once into .secrets/ (git-ignored).
+# With DEBUG off it is a system check error (proxy.E001) at start-up, never a crash later.
+SECRETS_DIR = Path(env.str("SECRETS_DIR", default="") or BASE_DIR / ".secrets")
+MISSING_SECRETS: list[str] = []
+
+
+def _dev_secret(name: str, make) -> str:
+    value = env.str(name, default="")
+    if value:
+        return value
+    path = SECRETS_DIR / name.lower()
+    if path.is_file():
+        return path.read_text().strip()
+    if not DEBUG:
+        MISSING_SECRETS.append(name)
+        return ""
+    SECRETS_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    value = make()
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value
+
+
+SECRET_KEY = _dev_secret("SECRET_KEY", lambda: secrets.token_urlsafe(50)) or "missing-" + secrets.token_hex(16)
+# Comma-separated Fernet keys: the first encrypts, all decrypt (rotation, see README).
+PROXY_ENCRYPTION_KEY = _dev_secret("PROXY_ENCRYPTION_KEY", lambda: Fernet.generate_key().decode())
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- serving --------------------------------------------------------------------------------
+HOST = env.str("HOST", default="0.0.0.0")
+PORT = _number("PORT", 8082)
+WORKERS = _number("WORKERS", 1)
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+
+# --- clients and upstreams ------------------------------------------------------------------
+AUTH_MODE = env.str("AUTH_MODE", default="keys")  # "keys" or "open" (single-user local setup)
+ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
+REQUEST_TIMEOUT = _number("REQUEST_TIMEOUT", 90.0, float)
+CONNECT_TIMEOUT = _number("CONNECT_TIMEOUT", 10.0, float)
+PING_INTERVAL = _number("PING_INTERVAL", 10.0, float)
+MAX_BODY_BYTES = _number("MAX_BODY_BYTES", 32 * 1024 * 1024)
+CACHE_SECONDS = _number("CACHE_SECONDS", 5.0, float)  # keys and routes on the hot path
+LOG_BODIES = env.str("LOG_BODIES", default="off")  # off | errors | all
+
+# Classic single-user setup (the FastAPI proxies this replaces): see routing/env_sync.py.
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
+OPENAI_PROFILE = env.str("OPENAI_PROFILE", default="")
+AZURE_API_VERSION = env.str("AZURE_API_VERSION", default="")
+BIG_MODEL = env.str("BIG_MODEL", default="gpt-4o")
+MIDDLE_MODEL = env.str("MIDDLE_MODEL", default="") or BIG_MODEL
+SMALL_MODEL = env.str("SMALL_MODEL", default="gpt-4o-mini")
+MAX_TOKENS_LIMIT = _number("MAX_TOKENS_LIMIT", 0) or None
+CUSTOM_HEADERS = {
+    key[len("CUSTOM_HEADER_") :].replace("_", "-"): value
+    for key, value in os.environ.items()
+    if key.startswith("CUSTOM_HEADER_") and value
+}
+
+# --- usage log ------------------------------------------------------------------------------
+USAGE_FLUSH_SECONDS = _number("USAGE_FLUSH_SECONDS", 1.0, float)
+USAGE_BATCH_SIZE = _number("USAGE_BATCH_SIZE", 500)
+USAGE_QUEUE_MAX = _number("USAGE_QUEUE_MAX", 100_000)
+
+# --- Django ---------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "routing",
+    "api",
+]
+
+MIDDLEWARE = [
+    "api.middleware.ApiPathMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "proxy_site.urls"
+ASGI_APPLICATION = "proxy_site.asgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+DATABASES = {"default": environ.Env.db_url_config(DATABASE_URL)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the admin read while the usage writer writes; IMMEDIATE avoids lock upgrades.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHE_URL = env.str("CACHE_URL", default="") or "locmemcache://proxy"
+CACHES = {"default": environ.Env.cache_url_config(CACHE_URL)}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "django.db.backends": {"level": "INFO"},
+    },
+}
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now; silences the transition warning

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import path, re_path
+
+from api import views
+
+urlpatterns = [
+    path("", views.root, name="root"),
+    path("health", views.health, name="health"),
+    path("test-connection", views.test_connection, name="test-connection"),
+    path("v1/messages", views.messages, name="messages"),
+    path("v1/messages/count_tokens", views.count_tokens, name="count-tokens"),
+    re_path(r"^v1/(?P<path>.*)$", views.not_found),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = "Anthropic gateway"
+admin.site.site_title = "Anthropic gateway"
+admin.site.index_title = "Providers, routes, keys and usage"

@@ -1,0 +1,176 @@
+"""Django admin for providers, routes, keys and the usage log: the team admin's whole console."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from routing import keys
+from routing.models import ModelRoute, Provider, ProxyKey, RouteFallback, UsageLog
+
+
+class ProviderForm(forms.ModelForm):
+    api_key = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: stored encrypted, never shown again. Leave blank to keep the current key.",
+    )
+    clear_api_key = forms.BooleanField(required=False, help_text="Remove the stored key.")
+
+    class Meta:
+        model = Provider
+        fields = "__all__"
+
+    def save(self, commit=True):
+        provider = super().save(commit=False)
+        if self.cleaned_data.get("clear_api_key"):
+            provider.api_key = ""
+        elif self.cleaned_data.get("api_key"):
+            provider.api_key = self.cleaned_data["api_key"]
+        if commit:
+            provider.save()
+        return provider
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    form = ProviderForm
+    list_display = ("name", "kind", "profile", "base_url", "masked_key", "enabled", "env_badge", "updated_at")
+    list_filter = ("kind", "profile", "enabled", "managed_by_env")
+    search_fields = ("name", "base_url")
+    readonly_fields = ("masked_key", "managed_by_env", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "profile", "base_url", "enabled", "managed_by_env")}),
+        ("Credentials", {"fields": ("masked_key", "api_key", "clear_api_key", "extra_headers", "api_version")}),
+        ("Limits", {"fields": ("connect_timeout", "read_timeout", "max_retries", "max_output_tokens")}),
+        (None, {"fields": ("created_at", "updated_at")}),
+    )
+
+    @admin.display(description="API key")
+    def masked_key(self, obj: Provider) -> str:
+        return obj.masked_key or "—"
+
+    @admin.display(description="Source", boolean=False)
+    def env_badge(self, obj) -> str:
+        return "environment" if obj.managed_by_env else "admin"
+
+
+class RouteFallbackInline(admin.TabularInline):
+    model = RouteFallback
+    fk_name = "route"
+    extra = 0
+    autocomplete_fields = ("fallback",)
+
+
+@admin.register(ModelRoute)
+class ModelRouteAdmin(admin.ModelAdmin):
+    list_display = ("pattern", "priority", "provider", "target_model", "max_tokens_cap", "scope", "enabled", "source")
+    list_display_links = ("pattern",)
+    list_editable = ("priority", "enabled")
+    list_filter = ("enabled", "provider", "managed_by_env", "long_context")
+    list_select_related = ("provider",)
+    search_fields = ("pattern", "target_model", "note")
+    filter_horizontal = ("users", "groups")
+    readonly_fields = ("managed_by_env",)
+    inlines = (RouteFallbackInline,)
+
+    @admin.display(description="Scope")
+    def scope(self, obj: ModelRoute) -> str:
+        users, groups = obj.users.count(), obj.groups.count()
+        return "everyone" if not (users or groups) else f"{users} users, {groups} groups"
+
+    @admin.display(description="Source")
+    def source(self, obj: ModelRoute) -> str:
+        return "environment" if obj.managed_by_env else "admin"
+
+
+class ProxyKeyForm(forms.ModelForm):
+    class Meta:
+        model = ProxyKey
+        fields = (
+            "user", "name", "expires_at", "revoked_at", "allowed_models",
+            "rpm_limit", "tpm_limit", "budget_tokens", "budget_period",
+        )
+
+
+@admin.register(ProxyKey)
+class ProxyKeyAdmin(admin.ModelAdmin):
+    form = ProxyKeyForm
+    list_display = ("prefix_display", "name", "user", "status", "created_at", "last_used_at", "expires_at")
+    list_filter = ("budget_period", ("revoked_at", admin.EmptyFieldListFilter))
+    list_select_related = ("user",)
+    search_fields = ("prefix", "name", "user__username", "user__email")
+    readonly_fields = ("prefix_display", "created_at", "last_used_at")
+    autocomplete_fields = ("user",)
+    actions = ("revoke",)
+
+    @admin.display(description="Key", ordering="prefix")
+    def prefix_display(self, obj: ProxyKey) -> str:
+        return f"{obj.prefix}…" if obj.prefix else "(issued on save)"
+
+    @admin.display(description="Status")
+    def status(self, obj: ProxyKey) -> str:
+        if obj.revoked_at:
+            return "revoked"
+        if obj.expires_at and obj.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset.filter(revoked_at__isnull=True):
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])
+        self.message_user(request, "Revoked.")
+
+    def save_model(self, request, obj: ProxyKey, form, change: bool) -> None:
+        if not change:
+            new = keys.make_key()
+            obj.prefix, obj.secret_hash = new.prefix, new.digest
+            request._issued_secret = new.secret  # shown once by response_add, stored nowhere
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        secret = getattr(request, "_issued_secret", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {**self.admin_site.each_context(request), "key": obj, "secret": secret,
+                   "opts": self.model._meta, "title": "Key issued"}
+        response = TemplateResponse(request, "admin/routing/key_issued.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@admin.register(UsageLog)
+class UsageLogAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at", "user", "key_prefix", "requested_model", "provider_name", "upstream_model",
+        "stream", "status_badge", "input_tokens", "output_tokens", "cache_read_tokens", "latency_ms",
+    )
+    list_filter = ("created_at", "status", "stream", "provider_name", "requested_model", "user", "estimated")
+    list_select_related = ("user", "key")
+    search_fields = ("request_id", "requested_model", "upstream_model", "user__username", "key__prefix")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Key")
+    def key_prefix(self, obj: UsageLog) -> str:
+        return obj.key.prefix if obj.key else "—"
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: UsageLog):
+        colour = "#2e7d32" if obj.status < 400 else "#c62828"
+        return format_html('<b style="color:{}">{}</b> {}', colour, obj.status, obj.error_type)

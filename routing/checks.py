@@ -1,0 +1,40 @@
+"""System checks: a misconfiguration shows at start-up, not on the first request."""
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+from routing import credentials
+
+
+@register()
+def secrets_check(app_configs, **kwargs):
+    errors = [
+        Error(
+            f"{name} is not set.",
+            hint=f"Set {name} in the environment or .env (DEBUG is off, so none is generated).",
+            id="proxy.E001",
+        )
+        for name in settings.MISSING_SECRETS
+    ]
+    if settings.PROXY_ENCRYPTION_KEY:
+        try:
+            credentials.encrypt("check")
+        except ValueError as exc:
+            errors.append(
+                Error(f"PROXY_ENCRYPTION_KEY is not a valid Fernet key: {exc}", id="proxy.E002")
+            )
+    return errors
+
+
+@register()
+def settings_check(app_configs, **kwargs):
+    problems = []
+    if settings.AUTH_MODE not in ("keys", "open"):
+        problems.append(Error("AUTH_MODE must be 'keys' or 'open'.", id="proxy.E003"))
+    if settings.LOG_BODIES not in ("off", "errors", "all"):
+        problems.append(Error("LOG_BODIES must be off, errors or all.", id="proxy.E004"))
+    if settings.AUTH_MODE == "open":
+        problems.append(
+            Warning("AUTH_MODE=open: any client can use this gateway without a key.", id="proxy.W001")
+        )
+    return problems

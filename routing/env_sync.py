@@ -1,0 +1,88 @@
+"""The classic single-user setup: OPENAI_* and *_MODEL variables become provider `env` and its routes.
+
+The environment wins at every start for what it manages; rows made in the admin are never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from routing.models import ModelRoute, Provider
+
+ENV_PROVIDER = "env"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+@dataclass(frozen=True)
+class EnvRoute:
+    priority: int
+    pattern: str
+    target_model: str
+
+
+def env_routes() -> list[EnvRoute]:
+    # Priorities above 1000 leave room for admin-made routes to take precedence.
+    return [
+        EnvRoute(1000, "*haiku*", settings.SMALL_MODEL),
+        EnvRoute(1001, "*sonnet*", settings.MIDDLE_MODEL),
+        EnvRoute(1002, "*opus*", settings.BIG_MODEL),
+        EnvRoute(1099, "*", settings.BIG_MODEL),
+    ]
+
+
+def guess_profile(base_url: str) -> str:
+    """A parameter profile from the base URL, for setups that name no OPENAI_PROFILE."""
+    url = base_url.lower()
+    for needle, profile in (
+        ("openai.azure.com", "azure"),
+        ("api.openai.com", "openai"),
+        ("openrouter", "openrouter"),
+        ("deepseek", "deepseek"),
+        ("generativelanguage.googleapis.com", "gemini"),
+        ("mistral", "mistral"),
+        (":11434", "ollama"),
+    ):
+        if needle in url:
+            return profile
+    return "generic"
+
+
+def env_configured() -> bool:
+    return bool(settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL)
+
+
+@transaction.atomic
+def sync_env_provider() -> Provider | None:
+    """Create or update provider `env` and its four routes; None when the environment names none."""
+    if not env_configured():
+        return None
+    base_url = settings.OPENAI_BASE_URL or DEFAULT_BASE_URL
+    provider = Provider.objects.filter(name=ENV_PROVIDER).first() or Provider(name=ENV_PROVIDER)
+    provider.kind = Provider.Kind.OPENAI
+    provider.base_url = base_url
+    provider.api_key = settings.OPENAI_API_KEY
+    provider.profile = settings.OPENAI_PROFILE or guess_profile(base_url)
+    provider.api_version = settings.AZURE_API_VERSION
+    provider.read_timeout = settings.REQUEST_TIMEOUT
+    provider.connect_timeout = settings.CONNECT_TIMEOUT
+    provider.max_output_tokens = settings.MAX_TOKENS_LIMIT
+    provider.extra_headers = dict(settings.CUSTOM_HEADERS)
+    provider.enabled = True
+    provider.managed_by_env = True
+    provider.save()
+
+    wanted = {r.pattern: r for r in env_routes()}
+    managed = ModelRoute.objects.filter(provider=provider, managed_by_env=True)
+    managed.exclude(pattern__in=wanted).delete()
+    existing = {r.pattern: r for r in managed}
+    for pattern, spec in wanted.items():
+        route = existing.get(pattern) or ModelRoute(provider=provider, pattern=pattern, managed_by_env=True)
+        route.priority = spec.priority
+        route.target_model = spec.target_model
+        route.enabled = True
+        route.note = "Managed by the environment (OPENAI_BASE_URL, BIG/MIDDLE/SMALL_MODEL)."
+        route.save()
+    return provider

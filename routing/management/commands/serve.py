@@ -1,0 +1,54 @@
+import logging
+
+import uvicorn
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from routing.env_sync import sync_env_provider
+from routing.models import ProxyKey
+
+log = logging.getLogger("proxy")
+
+
+class Command(BaseCommand):
+    help = "Migrate, sync the environment provider, and serve the gateway with uvicorn on HOST:PORT."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-migrate", action="store_true")
+        parser.add_argument("--host", default=None)
+        parser.add_argument("--port", type=int, default=None)
+        parser.add_argument("--workers", type=int, default=None)
+
+    def handle(self, *args, no_migrate, host, port, workers, **options):
+        if not no_migrate:
+            call_command("migrate", interactive=False, verbosity=0)
+        sync_env_provider()
+        host, port = host or settings.HOST, port or settings.PORT
+        self.stdout.write(self.banner(host, port))
+        uvicorn.run(
+            "proxy_site.asgi:application",
+            host=host,
+            port=port,
+            workers=workers or settings.WORKERS,
+            lifespan="on",
+            log_level=settings.LOG_LEVEL.lower(),
+            access_log=settings.LOG_LEVEL == "DEBUG",
+            timeout_graceful_shutdown=30,
+        )
+
+    def banner(self, host: str, port: int) -> str:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        lines = [
+            f"{settings.SERVICE_NAME} {settings.VERSION} on http://{host}:{port}",
+            f"  Claude Code:  ANTHROPIC_BASE_URL=http://{shown}:{port} ANTHROPIC_API_KEY=<key> claude",
+            f"  Admin:        http://{shown}:{port}/admin/  (create a login: python manage.py createsuperuser)",
+        ]
+        if settings.AUTH_MODE == "open":
+            lines.append("  WARNING: AUTH_MODE=open, any client may use this gateway without a key.")
+        elif not settings.ANTHROPIC_API_KEY and not ProxyKey.objects.exists():
+            lines.append(
+                "  No client key yet: issue one with `.venv/bin/python manage.py issue_key YOUR_NAME`"
+                " (or set ANTHROPIC_API_KEY in .env)."
+            )
+        return "\n".join(lines)

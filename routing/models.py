@@ -1,0 +1,211 @@
+"""The gateway's data: providers, model routes, per-user keys and the usage log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.utils import timezone
+
+from api.translate.profiles import PROFILE_NAMES
+from routing import credentials
+
+
+class Provider(models.Model):
+    class Kind(models.TextChoices):
+        OPENAI = "openai", "OpenAI-compatible (Chat Completions)"
+        ANTHROPIC = "anthropic", "Anthropic-compatible (pass-through)"
+
+    name = models.SlugField(max_length=64, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OPENAI)
+    base_url = models.URLField(
+        max_length=500, help_text="e.g. https://api.openai.com/v1 or http://localhost:11434/v1"
+    )
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    extra_headers = models.JSONField(default=dict, blank=True, help_text="Sent with every upstream call.")
+    profile = models.CharField(
+        max_length=32,
+        choices=[(p, p) for p in PROFILE_NAMES],
+        default="generic",
+        help_text="Parameter quirks of this provider family.",
+    )
+    api_version = models.CharField(
+        max_length=32, blank=True, help_text="Azure OpenAI: the api-version query parameter."
+    )
+    connect_timeout = models.FloatField(default=10.0, help_text="Seconds.")
+    read_timeout = models.FloatField(default=90.0, help_text="Seconds between bytes from the upstream.")
+    max_retries = models.PositiveSmallIntegerField(default=2)
+    max_output_tokens = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Default cap on max_tokens for this provider's models."
+    )
+    enabled = models.BooleanField(default=True)
+    managed_by_env = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def api_key(self) -> str:
+        return credentials.decrypt(self.api_key_encrypted)
+
+    @api_key.setter
+    def api_key(self, value: str) -> None:
+        self.api_key_encrypted = credentials.encrypt(value) if value else ""
+
+    @property
+    def masked_key(self) -> str:
+        try:
+            return credentials.mask(self.api_key)
+        except credentials.CredentialError:
+            return "(undecryptable)"
+
+
+class ModelRoute(models.Model):
+    priority = models.IntegerField(default=100, help_text="Lower numbers are tried first.")
+    pattern = models.CharField(
+        max_length=200, help_text="Glob matched case-insensitively against the requested model, e.g. *haiku*."
+    )
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="routes")
+    target_model = models.CharField(max_length=200)
+    max_tokens_cap = models.PositiveIntegerField(null=True, blank=True)
+    long_context = models.BooleanField(
+        default=False, help_text="Preferred fallback when another route fails on context length."
+    )
+    users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="model_routes", help_text="Empty: everyone."
+    )
+    groups = models.ManyToManyField(Group, blank=True, related_name="model_routes")
+    fallbacks = models.ManyToManyField(
+        "self", through="RouteFallback", symmetrical=False, related_name="+", blank=True
+    )
+    enabled = models.BooleanField(default=True)
+    note = models.CharField(max_length=300, blank=True)
+    managed_by_env = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.pattern} -> {self.provider.name}/{self.target_model}"
+
+
+class RouteFallback(models.Model):
+    route = models.ForeignKey(ModelRoute, on_delete=models.CASCADE, related_name="fallback_links")
+    fallback = models.ForeignKey(ModelRoute, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["route", "fallback"], name="unique_route_fallback")]
+
+    def __str__(self) -> str:
+        return f"{self.route_id} -> {self.fallback_id}"
+
+
+class ProxyKey(models.Model):
+    class Period(models.TextChoices):
+        DAY = "day"
+        WEEK = "week"
+        MONTH = "month"
+        TOTAL = "total"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="proxy_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=32, db_index=True, editable=False)
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    allowed_models = models.CharField(
+        max_length=500, blank=True, help_text="Comma-separated globs; empty allows every model."
+    )
+    rpm_limit = models.PositiveIntegerField(null=True, blank=True, verbose_name="requests per minute")
+    tpm_limit = models.PositiveIntegerField(null=True, blank=True, verbose_name="tokens per minute")
+    budget_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    budget_period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTH)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "proxy key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @property
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def model_patterns(self) -> list[str]:
+        return [p.strip() for p in self.allowed_models.split(",") if p.strip()]
+
+    def period_start(self, now=None):
+        """Start of the current budget period (None for a total budget)."""
+        now = now or timezone.now()
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return {
+            self.Period.DAY: day,
+            self.Period.WEEK: day - timedelta(days=day.weekday()),
+            self.Period.MONTH: day.replace(day=1),
+        }.get(self.budget_period)
+
+
+class UsageLog(models.Model):
+    created_at = models.DateTimeField(default=timezone.now)
+    request_id = models.CharField(max_length=40)
+    key = models.ForeignKey(ProxyKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage"
+    )
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    endpoint = models.CharField(max_length=40, default="messages")
+    requested_model = models.CharField(max_length=200, blank=True)
+    route = models.ForeignKey(ModelRoute, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    provider_name = models.CharField(max_length=64, blank=True)
+    upstream_model = models.CharField(max_length=200, blank=True)
+    stream = models.BooleanField(default=False)
+    status = models.PositiveSmallIntegerField(default=200)
+    error_type = models.CharField(max_length=40, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_creation_tokens = models.PositiveIntegerField(default=0)
+    estimated = models.BooleanField(default=False, help_text="Tokens counted by us, not reported upstream.")
+    latency_ms = models.PositiveIntegerField(default=0)
+    ttft_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name="time to first token (ms)")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    request_body = models.TextField(blank=True)
+    response_body = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The admin's default list and date drill-down.
+            models.Index(fields=["-created_at"], name="usage_time"),
+            # Per-user and per-key filters and the budget sum over a period.
+            models.Index(fields=["user", "created_at"], name="usage_user_time"),
+            models.Index(fields=["key", "created_at"], name="usage_key_time"),
+            # Filter by model and by status.
+            models.Index(fields=["requested_model", "created_at"], name="usage_model_time"),
+            models.Index(fields=["status", "created_at"], name="usage_status_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.requested_model} {self.status}"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_creation_tokens

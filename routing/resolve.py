@@ -1,0 +1,88 @@
+"""Route resolution: a pure function of the requested model, the caller and the routes.
+
+Routes and providers are snapshotted into frozen dataclasses (see `routing.snapshot`) so the hot
+path reads memory, not the database.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    id: int
+    name: str
+    kind: str
+    base_url: str
+    api_key: str = field(repr=False)
+    profile: str = "generic"
+    api_version: str = ""
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    connect_timeout: float = 10.0
+    read_timeout: float = 90.0
+    max_retries: int = 2
+    max_output_tokens: int | None = None
+    version: str = ""
+    """Changes whenever the row changes; pooled HTTP clients are rebuilt on a new version."""
+
+
+@dataclass(frozen=True, slots=True)
+class RouteInfo:
+    id: int
+    priority: int
+    pattern: str
+    provider: ProviderInfo
+    target_model: str
+    max_tokens_cap: int | None = None
+    long_context: bool = False
+    user_ids: frozenset[int] = frozenset()
+    group_ids: frozenset[int] = frozenset()
+    fallback_ids: tuple[int, ...] = ()
+    regex: re.Pattern[str] = field(default=re.compile(""), compare=False, repr=False)
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.user_ids or self.group_ids)
+
+    def applies_to(self, user_id: int | None, group_ids: Iterable[int]) -> bool:
+        if not self.scoped:
+            return True
+        return user_id in self.user_ids or not self.group_ids.isdisjoint(group_ids)
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The route's cap, else the provider's default cap."""
+        return self.max_tokens_cap or self.provider.max_output_tokens
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(fnmatch.translate(pattern.strip().lower()))
+
+
+def resolve(
+    model: str,
+    routes: Sequence[RouteInfo],
+    *,
+    user_id: int | None = None,
+    group_ids: Iterable[int] = (),
+) -> RouteInfo | None:
+    """First route, by priority, whose glob matches `model` and which applies to the caller.
+
+    `routes` must hold enabled routes of enabled providers, sorted by (priority, id).
+    """
+    wanted = model.lower()
+    groups = frozenset(group_ids)
+    for route in routes:
+        if route.regex.match(wanted) and route.applies_to(user_id, groups):
+            return route
+    return None
+
+
+def fallbacks_of(route: RouteInfo, routes: Sequence[RouteInfo]) -> list[RouteInfo]:
+    """The route's fallback routes in their configured order (disabled ones are absent)."""
+    by_id = {r.id: r for r in routes}
+    return [by_id[i] for i in route.fallback_ids if i in by_id]

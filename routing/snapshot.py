@@ -1,0 +1,171 @@
+"""In-memory snapshots of routes and keys, so a warm request touches no database.
+
+Each snapshot lives `CACHE_SECONDS`; a change saved in this process drops it at once (signals.py),
+other processes see it within the TTL.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from routing.resolve import ProviderInfo, RouteInfo, compile_pattern
+
+T = TypeVar("T")
+
+
+class Snapshot(Generic[T]):
+    """A value loaded from the database and kept for a few seconds; one loader runs at a time."""
+
+    def __init__(self, loader: Callable[[], T]) -> None:
+        self._loader = loader
+        self._value: T | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def get_sync(self) -> T:
+        if time.monotonic() < self._expires:
+            return self._value  # type: ignore[return-value]
+        with self._lock:
+            if time.monotonic() >= self._expires:
+                self._value = self._loader()
+                self._expires = time.monotonic() + settings.CACHE_SECONDS
+        return self._value  # type: ignore[return-value]
+
+    async def get(self) -> T:
+        if time.monotonic() < self._expires:
+            return self._value  # type: ignore[return-value]
+        return await sync_to_async(self.get_sync)()
+
+    def invalidate(self) -> None:
+        self._expires = 0.0
+
+
+def provider_info(p) -> ProviderInfo:
+    return ProviderInfo(
+        id=p.id,
+        name=p.name,
+        kind=p.kind,
+        base_url=p.base_url.rstrip("/"),
+        api_key=p.api_key,
+        profile=p.profile,
+        api_version=p.api_version,
+        extra_headers={str(k): str(v) for k, v in (p.extra_headers or {}).items()},
+        connect_timeout=p.connect_timeout,
+        read_timeout=p.read_timeout,
+        max_retries=p.max_retries,
+        max_output_tokens=p.max_output_tokens,
+        version=p.updated_at.isoformat() if p.updated_at else "",
+    )
+
+
+def _load_routes() -> tuple[RouteInfo, ...]:
+    from routing.models import ModelRoute
+
+    rows = (
+        ModelRoute.objects.filter(enabled=True, provider__enabled=True)
+        .select_related("provider")
+        .prefetch_related("users", "groups", "fallback_links")
+        .order_by("priority", "id")
+    )
+    providers: dict[int, ProviderInfo] = {}
+    routes = []
+    for r in rows:
+        provider = providers.get(r.provider_id) or providers.setdefault(r.provider_id, provider_info(r.provider))
+        routes.append(
+            RouteInfo(
+                id=r.id,
+                priority=r.priority,
+                pattern=r.pattern,
+                provider=provider,
+                target_model=r.target_model,
+                max_tokens_cap=r.max_tokens_cap,
+                long_context=r.long_context,
+                user_ids=frozenset(u.id for u in r.users.all()),
+                group_ids=frozenset(g.id for g in r.groups.all()),
+                fallback_ids=tuple(link.fallback_id for link in r.fallback_links.all()),
+                regex=compile_pattern(r.pattern),
+            )
+        )
+    return tuple(routes)
+
+
+routes = Snapshot(_load_routes)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    id: int
+    prefix: str
+    secret_hash: str
+    user_id: int
+    username: str
+    group_ids: frozenset[int]
+    expires_at: datetime | None
+    revoked: bool
+    model_patterns: tuple[re.Pattern[str], ...]
+    rpm_limit: int | None
+    tpm_limit: int | None
+    budget_tokens: int | None
+    budget_period: str
+
+
+def _load_key(digest: str) -> KeyInfo | None:
+    from routing.models import ProxyKey
+
+    key = ProxyKey.objects.select_related("user").filter(secret_hash=digest).first()
+    if key is None or not key.user.is_active:
+        return None
+    return KeyInfo(
+        id=key.id,
+        prefix=key.prefix,
+        secret_hash=key.secret_hash,
+        user_id=key.user_id,
+        username=key.user.get_username(),
+        group_ids=frozenset(key.user.groups.values_list("id", flat=True)),
+        expires_at=key.expires_at,
+        revoked=key.revoked_at is not None,
+        model_patterns=tuple(compile_pattern(p) for p in key.model_patterns()),
+        rpm_limit=key.rpm_limit,
+        tpm_limit=key.tpm_limit,
+        budget_tokens=key.budget_tokens,
+        budget_period=key.budget_period,
+    )
+
+
+class KeyCache:
+    """Key lookups by hash, cached (misses too) for `CACHE_SECONDS`; bounded in size."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, KeyInfo | None]] = {}
+
+    async def get(self, digest: str) -> KeyInfo | None:
+        hit = self._entries.get(digest)
+        if hit is not None and time.monotonic() < hit[0]:
+            return hit[1]
+        info = await sync_to_async(_load_key)(digest)
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[digest] = (time.monotonic() + settings.CACHE_SECONDS, info)
+        return info
+
+    def invalidate(self) -> None:
+        self._entries.clear()
+
+
+keys = KeyCache()
+
+
+def invalidate_all() -> None:
+    routes.invalidate()
+    keys.invalidate()

@@ -1,0 +1,37 @@
+"""Plain factories: `make_x(**overrides)` with sensible defaults."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+
+from routing import keys
+from routing.models import ModelRoute, Provider, ProxyKey
+
+
+def make_user(**overrides):
+    overrides.setdefault("username", "alice")
+    return get_user_model().objects.create(**overrides)
+
+
+def make_provider(api_key: str = "sk-upstream-secret-1234", **overrides) -> Provider:
+    overrides.setdefault("name", "openai-main")
+    overrides.setdefault("base_url", "http://upstream.test/v1")
+    overrides.setdefault("profile", "openai")
+    provider = Provider(**overrides)
+    provider.api_key = api_key
+    provider.save()
+    return provider
+
+
+def make_route(provider: Provider, **overrides) -> ModelRoute:
+    overrides.setdefault("pattern", "*")
+    overrides.setdefault("target_model", "gpt-4o")
+    return ModelRoute.objects.create(provider=provider, **overrides)
+
+
+def make_key(user=None, **overrides) -> tuple[ProxyKey, str]:
+    """An issued key and its secret (which only the caller ever sees)."""
+    user = user or make_user()
+    new = keys.make_key()
+    key = ProxyKey.objects.create(user=user, prefix=new.prefix, secret_hash=new.digest, **overrides)
+    return key, new.secret
