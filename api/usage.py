@@ -10,11 +10,11 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 log = logging.getLogger("api.usage")
@@ -59,6 +59,7 @@ class UsageWriter:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0
+        self._hurry = threading.Event()  # set by flush(): write what is queued without waiting for more
         self.dropped = 0
         self.written = 0
         self.failed_writes = 0
@@ -79,12 +80,14 @@ class UsageWriter:
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued row is written; False if that took longer than `timeout`."""
         deadline = time.monotonic() + timeout
+        self._hurry.set()
         with self._idle:
             while self._pending:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 self._idle.wait(remaining)
+        self._hurry.clear()
         return True
 
     @property
@@ -122,25 +125,44 @@ class UsageWriter:
         deadline = time.monotonic() + settings.USAGE_FLUSH_SECONDS
         while len(rows) < limit and time.monotonic() < deadline:
             try:
-                rows.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                if self._hurry.is_set():
+                    rows.append(self._queue.get_nowait())
+                else:
+                    rows.append(self._queue.get(timeout=min(0.05, max(0.0, deadline - time.monotonic()))))
             except queue.Empty:
-                break
+                if self._hurry.is_set():
+                    break
         return rows
 
     def _write(self, batch: list[UsageRecord]) -> bool:
-        from routing.models import UsageLog
-
         close_old_connections()
         try:
-            UsageLog.objects.bulk_create([UsageLog(**asdict(r)) for r in batch])
-            _touch_keys(batch)
-        except Exception:  # the database is down or locked: keep the batch and retry
+            _insert(batch)
+        except DatabaseError:  # the database is down or locked: keep the batch and retry
             self.failed_writes += 1
             log.exception("writing %d usage rows failed; will retry", len(batch))
             connection.close()
             return False
         self.written += len(batch)
         return True
+
+
+def _insert(batch: list[UsageRecord]) -> None:
+    """One bulk insert; if a row names a key, user or route deleted meanwhile, those rows lose the link."""
+    from routing.models import UsageLog
+
+    try:
+        with transaction.atomic():
+            UsageLog.objects.bulk_create([UsageLog(**asdict(r)) for r in batch])
+    except IntegrityError:
+        for record in batch:
+            try:
+                with transaction.atomic():
+                    UsageLog.objects.create(**asdict(record))
+            except IntegrityError:
+                orphan = replace(record, key_id=None, user_id=None, route_id=None, provider_id=None)
+                UsageLog.objects.create(**asdict(orphan))
+    _touch_keys(batch)
 
 
 _KEY_TOUCH_SECONDS = 60.0

@@ -198,4 +198,3 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now; silences the transition warning

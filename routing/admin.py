@@ -13,6 +13,9 @@ from routing.models import ModelRoute, Provider, ProxyKey, RouteFallback, UsageL
 
 
 class ProviderForm(forms.ModelForm):
+    base_url = forms.URLField(
+        max_length=500, assume_scheme="https", help_text=Provider._meta.get_field("base_url").help_text
+    )
     api_key = forms.CharField(
         required=False,
         strip=True,

@@ -79,4 +79,5 @@ def encode_event(event: JSON, dumps: Dumps | None = None) -> bytes:
         payload = dumps(event)
     if isinstance(payload, str):
         payload = payload.encode()
-    return b"event: " + event["type"].encode() + b"\ndata: " + payload + b"\n\n"
+    kind: str = event["type"]
+    return b"event: " + kind.encode() + b"\ndata: " + payload + b"\n\n"

@@ -1,16 +1,13 @@
 """Streaming translation: O `chat.completion.chunk`s -> A stream events (protocol.md §5).
 
-`StreamTranslator` is fed, never loops: the view calls `start()`, then `feed(chunk)` per parsed
-upstream chunk, then `finish(done=...)` (or `error(...)` on a transport failure), and writes every
-returned event. Events are A's wire payloads as plain dicts; `sse.encode_event` frames them.
+Fed, never looping: the view calls `start()`, `feed(chunk)` per parsed upstream chunk, then
+`finish(done=...)` (or `error(...)` on a transport failure) and writes every returned event.
 
-Tool calls whose arguments interleave (fragments for call 0 arriving after call 1 began) cannot be
-streamed under A's one-open-block rule. A call that begins while the open tool block's arguments
-are not yet complete JSON is therefore *queued*: its arguments are buffered and it is emitted
-whole (start, one `input_json_delta`, stop) when the turn finishes, after the open block closes.
-Sequential providers (OpenAI, Ollama, Gemini, vLLM) finish each call's JSON before the next call
-starts, so their calls all stream live. Fragments for a tool block that is already closed (text
-came in between) cannot be placed anywhere valid; they are logged and dropped.
+Interleaved tool calls (call 0's fragments still arriving after call 1 began) cannot stream under
+A's one-open-block rule, so a call that begins while the open tool block's JSON is incomplete is
+*queued* and emitted whole (start, one `input_json_delta`, stop) when the turn finishes.
+Sequential providers (OpenAI, Ollama, Gemini, vLLM) complete each call first, so theirs stream
+live. Fragments for an already closed tool block (text came in between) are logged and dropped.
 """
 
 from __future__ import annotations
@@ -85,7 +82,7 @@ class StreamTranslator:
             "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": 0,
         }
-        message = {
+        message: JSON = {
             "id": self.message_id,
             "type": "message",
             "role": "assistant",

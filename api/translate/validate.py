@@ -98,6 +98,11 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_one_of(value: object, allowed: frozenset[str]) -> bool:
+    """Membership that is safe for unhashable JSON values (lists, objects)."""
+    return isinstance(value, str) and value in allowed
+
+
 def _check_optional(obj: JSON, key: str, kind: type, expected: str, prefix: str = "") -> None:
     value = obj.get(key)
     if value is not None and not isinstance(value, kind):
@@ -211,7 +216,7 @@ def _check_tool_choice(choice: object) -> None:
         return
     if not isinstance(choice, dict):
         raise _fail_type("tool_choice", "an object")
-    if choice.get("type") not in TOOL_CHOICE_TYPES:
+    if not _is_one_of(choice.get("type"), TOOL_CHOICE_TYPES):
         raise TranslationError("must be one of 'auto', 'any', 'tool' or 'none'", "tool_choice.type")
     if choice["type"] == "tool" and not isinstance(choice.get("name"), str):
         raise TranslationError("field required for tool_choice type 'tool'", "tool_choice.name")
@@ -254,7 +259,7 @@ def _check_output_config(config: object, path: str) -> None:
     if not isinstance(config, dict):
         raise _fail_type(path, "an object")
     effort = config.get("effort")
-    if effort is not None and effort not in EFFORTS:
+    if effort is not None and not _is_one_of(effort, EFFORTS):
         raise TranslationError("must be one of 'low', 'medium', 'high', 'xhigh' or 'max'", path + ".effort")
     if config.get("format") is not None:
         _check_format(config["format"], path + ".format")
