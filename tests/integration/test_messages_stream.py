@@ -72,7 +72,7 @@ async def test_text_then_parallel_tool_calls_stream_as_separate_blocks(gateway, 
     order = [(e["type"], e.get("index")) for e in events if e["type"] in ("content_block_start", "content_block_stop")]
     assert order == [("content_block_start", 0), ("content_block_stop", 0), ("content_block_start", 1),
                      ("content_block_stop", 1), ("content_block_start", 2), ("content_block_stop", 2)]
-    assert [e for e in events if e["type"] == "message_delta"][0]["delta"]["stop_reason"] == "tool_use"
+    assert next(e for e in events if e["type"] == "message_delta")["delta"]["stop_reason"] == "tool_use"
 
 
 async def test_reasoning_becomes_a_thinking_block_when_thinking_was_asked(gateway, upstream, async_client):
