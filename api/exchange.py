@@ -53,13 +53,11 @@ class Exchange:
         self.record.estimated = estimated
 
     def observe(self, events: list[dict]) -> None:
-        """Read what a stream sends: first content (time to first token), final usage, errors."""
+        """Read what a stream sends: first content (time to first token) and errors."""
         for event in events:
             kind = event["type"]
             if kind == "content_block_delta" and self.record.ttft_ms is None:
                 self.record.ttft_ms = self.elapsed_ms()
-            elif kind == "message_delta":
-                self.set_usage(event.get("usage") or {})
             elif kind == "error":
                 error = event.get("error") or {}
                 error_type = str(error.get("type") or "api_error")

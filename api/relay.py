@@ -15,7 +15,6 @@ from api.errors import GatewayError
 from api.exchange import Exchange
 from api.providers import openai
 from api.providers.clients import client_for
-from api.providers.errors import bad_response
 from api.responses import json_response
 from api.sse import PING, encode_events, ping_frame, with_pings
 from api.translate.profiles import profile_for
@@ -52,36 +51,35 @@ async def relay(ex: Exchange, body: JSON, route: RouteInfo, body_size: int) -> H
     try:
         message = to_anthropic_message(completion, ctx)
     except UpstreamFormatError as exc:
-        raise bad_response(str(exc)) from None
-    ex.set_usage(message["usage"])
+        raise GatewayError(exc.to_api_error()) from None
+    ex.set_usage(message["usage"], estimated=not isinstance(completion.get("usage"), dict))
     ex.finish()
     return json_response(message, request_id=ex.request_id)
 
 
 async def _stream(ex: Exchange, response: httpx.Response, translator: StreamTranslator) -> AsyncIterator[bytes]:
     """The SSE body. Every exit (end, upstream failure, client gone) closes the upstream and logs once."""
+    gone = False
     try:
-        events = translator.start()
-        yield encode_events(events)
+        yield encode_events(translator.start())
+        events = []
         done = False
         async with contextlib.aclosing(with_pings(openai.iter_chunks(response), settings.PING_INTERVAL)) as items:
             async for item in items:
                 if item is PING:
                     yield ping_frame()
-                    continue
-                if item is openai.DONE:
+                elif item is openai.DONE:
                     done = True
                     break
-                events = translator.feed(item)
-                if events:
+                elif events := translator.feed(item):
                     ex.observe(events)
                     yield encode_events(events)
         events = translator.finish(done=done)
     except GatewayError as exc:
         events = translator.error(exc.error.error_type, exc.error.message)
     except (asyncio.CancelledError, GeneratorExit):
+        gone = True
         ex.cancelled()
-        ex.finish()
         raise
     except Exception:  # a bug of ours must still end the stream with an error event, not a torn body
         log.exception("stream translation failed (request %s)", ex.request_id)
@@ -89,6 +87,10 @@ async def _stream(ex: Exchange, response: httpx.Response, translator: StreamTran
     finally:
         with contextlib.suppress(Exception):
             await response.aclose()
+        usage, estimated = translator.usage()
+        ex.set_usage(usage, estimated=estimated)
+        if gone:
+            ex.finish()
     ex.observe(events)
     ex.finish()
     yield encode_events(events)

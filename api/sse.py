@@ -9,16 +9,16 @@ from typing import TypeVar
 
 import orjson
 
+from api.translate.sse import encode_event
+
 T = TypeVar("T")
 PING = object()
 _PING_FRAME = b'event: ping\ndata: {"type":"ping"}\n\n'
 
 
 def encode_events(events: Iterable[dict]) -> bytes:
-    """`event: <type>` + `data: <json>` frames; the SDKs dispatch on the event line."""
-    return b"".join(
-        b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n" for event in events
-    )
+    """Anthropic SSE frames for `events`, encoded with orjson."""
+    return b"".join(encode_event(event, orjson.dumps) for event in events)
 
 
 def ping_frame() -> bytes:

@@ -116,8 +116,8 @@ def _assistant_turn(blocks: list[JSON], profile: Profile) -> list[JSON]:
             calls.append(_tool_call(block, profile))
         elif kind == "thinking" and profile.echo_reasoning and block["thinking"].strip():
             reasoning.append(block["thinking"])
-        elif kind == "compaction" and isinstance(block.get("content"), str):
-            texts.append(block["content"])
+        elif kind == "compaction" and isinstance(block.get("content"), str) and block["content"].strip():
+            texts.append(block["content"])  # the summary of compacted history
         else:
             _add_note(texts, _server_tool_note(block))
     if not texts and not calls:

@@ -87,13 +87,27 @@ def pair_tool_results(messages: list[JSON]) -> list[JSON]:
         while end < len(messages) and messages[end]["role"] == "tool":
             end += 1
         results = messages[i:end]
-        calls = message.get("tool_calls") if message["role"] == "assistant" else None
+        calls = _unique_calls(message) if message["role"] == "assistant" else None
         if calls:
             out += _answer_calls(calls, results)
         elif results:
             out.append(_orphans_message(results))
         i = end
     return out
+
+
+def _unique_calls(message: JSON) -> list[JSON]:
+    """The message's tool calls with repeated ids dropped (each id can be answered only once)."""
+    calls: list[JSON] = message.get("tool_calls") or []
+    unique: list[JSON] = []
+    seen: set[str] = set()
+    for call in calls:
+        if call["id"] not in seen:
+            seen.add(call["id"])
+            unique.append(call)
+    if len(unique) < len(calls):
+        message["tool_calls"] = unique
+    return unique
 
 
 def _answer_calls(calls: list[JSON], results: list[JSON]) -> list[JSON]:
@@ -107,12 +121,7 @@ def _answer_calls(calls: list[JSON], results: list[JSON]) -> list[JSON]:
             answers[call_id] = result
         else:
             orphans.append(result)
-    out: list[JSON] = []
-    seen: set[str] = set()
-    for call in calls:
-        if call["id"] not in seen:
-            seen.add(call["id"])
-            out.append(answers.get(call["id"]) or _not_executed(call["id"]))
+    out = [answers.get(call["id"]) or _not_executed(call["id"]) for call in calls]
     if orphans:
         out.append(_orphans_message(orphans))
     return out

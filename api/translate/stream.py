@@ -280,7 +280,7 @@ class StreamTranslator:
         if any(t.state == "pending" for t in self._tools.values()):
             logger.warning("dropping upstream tool calls that never received a name")
         reason = stop_reason(
-            self._finish,
+            self._finish or "stop",  # [DONE] without a reason: tool blocks still mean tool_use (§5.3 step 6)
             has_tool_use=any(t.state == "streamed" for t in self._tools.values()),
             stop_sequence=self._stop_sequence,
             refusal=self._refusal,

@@ -10,6 +10,7 @@ dropped: their contracts are too large to fake faithfully.
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
@@ -39,6 +40,7 @@ _EDITOR_PROPERTIES: JSON = {
         "description": "Start and end line to view; -1 as end means the end of the file.",
     },
 }
+_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 _CLIENT_TOOL_DESCRIPTIONS = {
     "bash": "Run a command in a persistent bash shell.",
     "editor": "View, create and edit files: view, create, str_replace or insert text.",
@@ -103,10 +105,13 @@ def _function_tool(tool: JSON, profile: Profile) -> JSON | None:
 
 
 def _client_tool(tool: JSON) -> tuple[JSON | None, str | None]:
-    """Synthesized schema and description for A-defined client tools (bash, text editor)."""
+    """Synthesized schema and description for A-defined client tools (bash, text editor).
+
+    Fresh copies, so nothing downstream can alter the module's templates.
+    """
     kind: str = tool["type"]
     if kind.startswith("bash_"):
-        return _BASH_SCHEMA, _CLIENT_TOOL_DESCRIPTIONS["bash"]
+        return copy.deepcopy(_BASH_SCHEMA), _CLIENT_TOOL_DESCRIPTIONS["bash"]
     if kind.startswith("text_editor_"):
         # The oldest editor (named str_replace_editor) also knows `undo_edit`.
         commands = list(_EDITOR_COMMANDS)
@@ -114,7 +119,7 @@ def _client_tool(tool: JSON) -> tuple[JSON | None, str | None]:
             commands.append("undo_edit")
         schema = {
             "type": "object",
-            "properties": {"command": {"type": "string", "enum": commands}, **_EDITOR_PROPERTIES},
+            "properties": {"command": {"type": "string", "enum": commands}, **copy.deepcopy(_EDITOR_PROPERTIES)},
             "required": ["command", "path"],
         }
         return schema, _CLIENT_TOOL_DESCRIPTIONS["editor"]
@@ -129,7 +134,7 @@ def _tool_choice(choice: JSON, upstream_names: dict[str, str]) -> str | JSON | N
             logger.warning("dropping tool_choice: tool %r is not among the forwarded tools", choice["name"])
             return None
         return {"type": "function", "function": {"name": name}}
-    return {"auto": "auto", "any": "required", "none": "none"}.get(kind)  # type: ignore[arg-type]
+    return _CHOICES.get(kind) if isinstance(kind, str) else None
 
 
 # --- Gemini schema dialect ------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def _check_messages(messages: object) -> None:
         if not isinstance(message, dict):
             raise _fail_type(path, "an object")
         role = message.get("role")
-        if role not in _ROLE_BLOCKS:
+        if not isinstance(role, str) or role not in _ROLE_BLOCKS:
             raise TranslationError("must be one of 'user', 'assistant' or 'system'", path + ".role")
         content = message.get("content")
         if isinstance(content, list):
@@ -243,7 +243,7 @@ def _check_thinking(thinking: object) -> None:
     if not isinstance(thinking, dict):
         raise _fail_type("thinking", "an object")
     kind = thinking.get("type")
-    if kind not in THINKING_TYPES:
+    if not _is_one_of(kind, THINKING_TYPES):
         raise TranslationError("must be one of 'enabled', 'disabled' or 'adaptive'", "thinking.type")
     if kind == "enabled":
         budget = thinking.get("budget_tokens")
