@@ -104,7 +104,9 @@ class UsageWriter:
     def _run(self) -> None:
         batch: list[UsageRecord] = []
         while True:
-            batch.extend(self._take(settings.USAGE_BATCH_SIZE - len(batch)))
+            taken = self._take(settings.USAGE_BATCH_SIZE - len(batch))
+            _charge(taken)
+            batch.extend(taken)
             if not batch:
                 continue
             if self._write(batch):
@@ -163,6 +165,17 @@ def _insert(batch: list[UsageRecord]) -> None:
                 orphan = replace(record, key_id=None, user_id=None, route_id=None, provider_id=None)
                 UsageLog.objects.create(**asdict(orphan))
     _touch_keys(batch)
+
+
+def _charge(records: list[UsageRecord]) -> None:
+    """Count tokens against key limits before the rows are written: a concurrent reload of a budget
+    from the database may then miss these rows for a moment, but never counts them twice."""
+    from api.limits import charge
+
+    try:
+        charge(records)
+    except Exception:  # a cache outage must not stop the usage log
+        log.exception("charging %d usage rows to key limits failed", len(records))
 
 
 _KEY_TOUCH_SECONDS = 60.0

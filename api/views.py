@@ -16,7 +16,7 @@ from api.auth import authenticate
 from api.connection_test import probe_all
 from api.errors import GatewayError, invalid_request
 from api.exchange import Exchange
-from api.limits import check_model_allowed
+from api.limits import check_model_allowed, check_rates
 from api.relay import relay
 from api.responses import error_response, json_response, new_request_id
 from api.routes import resolve_route
@@ -66,6 +66,7 @@ async def messages(request: HttpRequest) -> HttpResponse:
         ex.record.requested_model = body["model"][:200]
         ex.record.stream = bool(body.get("stream"))
         check_model_allowed(caller, body["model"])
+        await check_rates(caller)
         route = await resolve_route(body["model"], caller)
         ex.routed(route)
         if route.provider.kind == "anthropic":

@@ -150,14 +150,18 @@ class ProxyKey(models.Model):
         return [p.strip() for p in self.allowed_models.split(",") if p.strip()]
 
     def period_start(self, now=None):
-        """Start of the current budget period (None for a total budget)."""
-        now = now or timezone.now()
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return {
-            self.Period.DAY: day,
-            self.Period.WEEK: day - timedelta(days=day.weekday()),
-            self.Period.MONTH: day.replace(day=1),
-        }.get(self.budget_period)
+        return budget_period_start(self.budget_period, now)
+
+
+def budget_period_start(period: str, now=None):
+    """Start of the budget period that contains `now` (None for a total budget)."""
+    now = timezone.localtime(now or timezone.now())
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return {
+        ProxyKey.Period.DAY: day,
+        ProxyKey.Period.WEEK: day - timedelta(days=day.weekday()),
+        ProxyKey.Period.MONTH: day.replace(day=1),
+    }.get(period)
 
 
 class UsageLog(models.Model):
