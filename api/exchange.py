@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
+from api import bodies
 from api.auth import Caller
 from api.responses import error_response, new_request_id
 from api.translate.errors import STATUS_FOR_TYPE, ApiError
@@ -21,6 +25,8 @@ class Exchange:
     request_id: str
     record: UsageRecord
     started: float = field(default_factory=time.perf_counter)
+    request_body: bytes = b""
+    response_body: bytes | str = ""
     _finished: bool = False
 
     @classmethod
@@ -33,7 +39,11 @@ class Exchange:
             client_ip=request.META.get("REMOTE_ADDR") or None,
             user_agent=request.headers.get("user-agent", "")[:300],
         )
-        return cls(request_id=request_id, record=record)
+        body = b""
+        if settings.LOG_BODIES != "off":
+            with contextlib.suppress(RequestDataTooBig):
+                body = request.body
+        return cls(request_id=request_id, record=record, request_body=body)
 
     def identify(self, caller: Caller) -> None:
         if caller.key:
@@ -69,8 +79,10 @@ class Exchange:
     def fail(self, error: ApiError) -> HttpResponse:
         """The error response for `error`, with the usage row written."""
         self.failed(error.status, error.error_type, error.message)
+        response = error_response(error, self.request_id)
+        self.response_body = response.content
         self.finish()
-        return error_response(error, self.request_id)
+        return response
 
     def cancelled(self) -> None:
         if self.record.status < 400:
@@ -85,4 +97,7 @@ class Exchange:
             return
         self._finished = True
         self.record.latency_ms = self.elapsed_ms()
+        if self.request_body and bodies.wanted(self.record.status):
+            self.record.request_body = bodies.as_text(self.request_body)
+            self.record.response_body = bodies.as_text(self.response_body or "(streamed)")
         writer.record(self.record)

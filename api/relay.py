@@ -11,6 +11,8 @@ import httpx
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
+from api.attempts import with_retries
+from api.auth import Caller
 from api.errors import GatewayError
 from api.exchange import Exchange
 from api.providers import openai
@@ -36,25 +38,34 @@ def translate_request(body: JSON, route: RouteInfo, body_size: int) -> tuple[JSO
     return upstream, ctx
 
 
-async def relay(ex: Exchange, body: JSON, route: RouteInfo, body_size: int) -> HttpResponse:
-    upstream, ctx = translate_request(body, route, body_size)
-    client = client_for(route.provider)
-    ex.record.attempts = 1
+async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body_size: int) -> HttpResponse:
+    """Translate, call (with retries and fallbacks before any byte is sent), translate back."""
     if body.get("stream"):
-        response = await openai.open_response(client, route.provider, upstream)
+        async def open_stream(r: RouteInfo) -> tuple[httpx.Response, Context]:
+            upstream, ctx = translate_request(body, r, body_size)
+            return await openai.open_response(client_for(r.provider), r.provider, upstream), ctx
+
+        _, (response, ctx) = await with_retries(ex, route, caller, open_stream)
         return StreamingHttpResponse(
             _stream(ex, response, StreamTranslator(ctx)),
             content_type="text/event-stream",
             headers={"cache-control": "no-cache", "request-id": ex.request_id, "x-accel-buffering": "no"},
         )
-    completion = await openai.complete(client, route.provider, upstream)
+
+    async def complete(r: RouteInfo) -> tuple[JSON, Context]:
+        upstream, ctx = translate_request(body, r, body_size)
+        return await openai.complete(client_for(r.provider), r.provider, upstream), ctx
+
+    _, (completion, ctx) = await with_retries(ex, route, caller, complete)
     try:
         message = to_anthropic_message(completion, ctx)
     except UpstreamFormatError as exc:
         raise GatewayError(exc.to_api_error()) from None
     ex.set_usage(message["usage"], estimated=not isinstance(completion.get("usage"), dict))
+    response = json_response(message, request_id=ex.request_id)
+    ex.response_body = response.content
     ex.finish()
-    return json_response(message, request_id=ex.request_id)
+    return response
 
 
 async def _stream(ex: Exchange, response: httpx.Response, translator: StreamTranslator) -> AsyncIterator[bytes]:

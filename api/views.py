@@ -7,6 +7,7 @@ import logging
 
 import orjson
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -34,9 +35,13 @@ def parse_body(request: HttpRequest, *, counting: bool = False) -> JSON:
 
     count_tokens takes the messages body without `max_tokens`, so `counting` supplies one.
     """
-    raw = request.body
-    if len(raw) > settings.MAX_BODY_BYTES:
-        raise GatewayError(ApiError(413, "request_too_large", "Request exceeds the maximum allowed size."))
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raw = None
+    if raw is None or len(raw) > settings.MAX_BODY_BYTES:
+        raise GatewayError(ApiError(413, "request_too_large",
+                                    f"Request exceeds the maximum allowed size of {settings.MAX_BODY_BYTES} bytes."))
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -71,7 +76,7 @@ async def messages(request: HttpRequest) -> HttpResponse:
         ex.routed(route)
         if route.provider.kind == "anthropic":
             return await passthrough.forward(ex, request, body, route, "messages")
-        return await relay(ex, body, route, len(request.body))
+        return await relay(ex, caller, body, route, len(request.body))
     except GatewayError as exc:
         return ex.fail(exc.error)
     except TranslationError as exc:

@@ -81,6 +81,8 @@ ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
 REQUEST_TIMEOUT = _number("REQUEST_TIMEOUT", 90.0, float)
 CONNECT_TIMEOUT = _number("CONNECT_TIMEOUT", 10.0, float)
 PING_INTERVAL = _number("PING_INTERVAL", 10.0, float)
+RETRY_DEADLINE = _number("RETRY_DEADLINE", 60.0, float)  # all retries and fallbacks of one request
+RETRY_MAX_WAIT = _number("RETRY_MAX_WAIT", 20.0, float)  # a longer retry-after is returned, not waited
 MAX_BODY_BYTES = _number("MAX_BODY_BYTES", 32 * 1024 * 1024)
 CACHE_SECONDS = _number("CACHE_SECONDS", 5.0, float)  # keys and routes on the hot path
 LOG_BODIES = env.str("LOG_BODIES", default="off")  # off | errors | all
@@ -114,6 +116,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "routing",
     "api",
 ]
@@ -179,11 +183,18 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 
+# The management API under /api/v1/ (routing/rest/, docs/management-api.md). JSON only, so an
+# unauthenticated browser gets a JSON 401, never HTML. Token first: anonymous requests get 401.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "routing.rest.filters.Pagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
 LOGGING = {

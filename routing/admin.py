@@ -8,8 +8,9 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from routing import keys
-from routing.models import ModelRoute, Provider, ProxyKey, RouteFallback, UsageLog
+from routing import keys, usage_stats
+from routing import admin_usage  # noqa: F401  (registers the usage log and audit pages)
+from routing.models import ModelRoute, Provider, ProxyKey, RouteFallback
 
 
 class ProviderForm(forms.ModelForm):
@@ -107,13 +108,27 @@ class ProxyKeyAdmin(admin.ModelAdmin):
     list_filter = ("budget_period", ("revoked_at", admin.EmptyFieldListFilter))
     list_select_related = ("user",)
     search_fields = ("prefix", "name", "user__username", "user__email")
-    readonly_fields = ("prefix_display", "created_at", "last_used_at")
+    readonly_fields = ("prefix_display", "created_at", "last_used_at", "usage_to_date", "remaining_budget")
     autocomplete_fields = ("user",)
     actions = ("revoke",)
 
     @admin.display(description="Key", ordering="prefix")
     def prefix_display(self, obj: ProxyKey) -> str:
         return f"{obj.prefix}…" if obj.prefix else "(issued on save)"
+
+    @admin.display(description="Usage to date")
+    def usage_to_date(self, obj: ProxyKey) -> str:
+        if not obj.pk:
+            return "—"
+        usage = usage_stats.key_usage(obj)
+        return f"{usage.tokens_to_date} tokens in {usage.requests_to_date} requests"
+
+    @admin.display(description="Remaining budget")
+    def remaining_budget(self, obj: ProxyKey) -> str:
+        if not obj.pk or obj.budget_tokens is None:
+            return "no budget set"
+        usage = usage_stats.key_usage(obj)
+        return f"{usage.remaining} of {obj.budget_tokens} tokens left this {obj.budget_period}"
 
     @admin.display(description="Status")
     def status(self, obj: ProxyKey) -> str:
@@ -146,34 +161,3 @@ class ProxyKeyAdmin(admin.ModelAdmin):
         response = TemplateResponse(request, "admin/routing/key_issued.html", context)
         response["Cache-Control"] = "no-store"
         return response
-
-
-@admin.register(UsageLog)
-class UsageLogAdmin(admin.ModelAdmin):
-    list_display = (
-        "created_at", "user", "key_prefix", "requested_model", "provider_name", "upstream_model",
-        "stream", "status_badge", "input_tokens", "output_tokens", "cache_read_tokens", "latency_ms",
-    )
-    list_filter = ("created_at", "status", "stream", "provider_name", "requested_model", "user", "estimated")
-    list_select_related = ("user", "key")
-    search_fields = ("request_id", "requested_model", "upstream_model", "user__username", "key__prefix")
-    date_hierarchy = "created_at"
-    show_full_result_count = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    @admin.display(description="Key")
-    def key_prefix(self, obj: UsageLog) -> str:
-        return obj.key.prefix if obj.key else "—"
-
-    @admin.display(description="Status", ordering="status")
-    def status_badge(self, obj: UsageLog):
-        colour = "#2e7d32" if obj.status < 400 else "#c62828"
-        return format_html('<b style="color:{}">{}</b> {}', colour, obj.status, obj.error_type)

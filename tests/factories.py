@@ -17,6 +17,7 @@ def make_provider(api_key: str = "sk-upstream-secret-1234", **overrides) -> Prov
     overrides.setdefault("name", "openai-main")
     overrides.setdefault("base_url", "http://upstream.test/v1")
     overrides.setdefault("profile", "openai")
+    overrides.setdefault("max_retries", 0)  # tests of retries ask for them explicitly
     provider = Provider(**overrides)
     provider.api_key = api_key
     provider.save()

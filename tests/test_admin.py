@@ -81,3 +81,57 @@ def test_the_usage_log_is_read_only(staff_client):
     assert detail.status_code == 200 and 'type="submit"' not in detail.content.decode().split('id="content"')[1]
     assert staff_client.post(f"/admin/routing/usagelog/{row.pk}/delete/", {"post": "yes"}).status_code == 403
     assert UsageLog.objects.filter(pk=row.pk).exists()
+
+
+def _usage(key, day_offset=0, **fields):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    fields.setdefault("input_tokens", 100)
+    fields.setdefault("output_tokens", 20)
+    return UsageLog.objects.create(request_id=f"req_{UsageLog.objects.count()}", key=key, user=key.user,
+                                   requested_model="claude-opus-4-8", provider_name="openai-main",
+                                   created_at=timezone.now() - timedelta(days=day_offset), **fields)
+
+
+def test_the_summary_page_totals_per_user_and_draws_a_chart(staff_client):
+    key, _ = make_key(make_user(username="dana"))
+    _usage(key)
+    _usage(key, day_offset=2, status=502, error_type="api_error")
+    page = staff_client.get("/admin/routing/usagelog/summary/?days=7")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "<td>dana</td><td>2</td>" in html.replace("\n", "").replace("  ", "")
+    assert html.count("<rect ") == 7 and "240 tokens" not in html  # one bar per day, 120 tokens each
+    assert html.count("120 tokens</title>") == 2
+
+
+def test_csv_export_follows_the_changelist_filters(staff_client):
+    key, _ = make_key(make_user(username="erin"))
+    _usage(key, status=200)
+    _usage(key, status=429, error_type="rate_limit_error")
+    response = staff_client.get("/admin/routing/usagelog/export.csv?status__exact=429")
+    body = b"".join(response.streaming_content).decode()
+    lines = body.strip().splitlines()
+    assert response["Content-Type"] == "text/csv" and lines[0].startswith("created_at,request_id")
+    assert len(lines) == 2 and ",429,rate_limit_error," in lines[1] and "erin" in lines[1]
+
+
+def test_a_keys_page_shows_its_usage_and_remaining_budget(staff_client):
+    key, _ = make_key(make_user(username="fay"), budget_tokens=1000, budget_period="month")
+    _usage(key)
+    page = staff_client.get(f"/admin/routing/proxykey/{key.pk}/change/").content.decode()
+    assert "120 tokens in 1 requests" in page and "880 of 1000 tokens left this month" in page
+
+
+def test_admin_changes_are_recorded_and_visible(staff_client):
+    provider = make_provider()
+    response = staff_client.post(f"/admin/routing/provider/{provider.pk}/change/", {
+        "name": provider.name, "kind": "openai", "profile": "openai", "base_url": provider.base_url,
+        "api_key": "", "extra_headers": "{}", "connect_timeout": "5", "read_timeout": "30",
+        "max_retries": "1", "enabled": "on",
+    })
+    assert response.status_code == 302, response.content.decode()[:3000]
+    page = staff_client.get("/admin/admin/logentry/").content.decode()
+    assert provider.name in page and "Changed" in page

@@ -7,7 +7,7 @@ import httpx
 from api.errors import GatewayError
 from api.translate import errors
 
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 
 
 class ProviderError(GatewayError):
@@ -24,7 +24,9 @@ def from_httpx(exc: httpx.HTTPError, phase: str) -> ProviderError:
 
 
 def from_status(status: int, body: bytes, headers: httpx.Headers) -> ProviderError:
-    return ProviderError(errors.from_upstream(status, body, headers), retryable=status in RETRYABLE_STATUSES)
+    """An upstream HTTP error; retryable unless the upstream says not to (e.g. an exhausted quota)."""
+    error = errors.from_upstream(status, body, headers)
+    return ProviderError(error, retryable=status in RETRYABLE_STATUSES and error.should_retry is not False)
 
 
 def bad_response(detail: str) -> ProviderError:

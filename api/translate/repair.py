@@ -23,7 +23,9 @@ def repair(messages: list[JSON], profile: Profile) -> list[JSON]:
     """
     out = merge_same_role(pair_tool_results(merge_same_role(messages)))
     if not any(m["role"] != "system" for m in out):
-        raise TranslationError("no message content is left to send (all blocks were empty)", "messages")
+        raise TranslationError(
+            "no message content is left to send (every block was empty or has no upstream equivalent)", "messages"
+        )
     if profile.leading_user:
         first = next(i for i, m in enumerate(out) if m["role"] != "system")
         if out[first]["role"] == "assistant":

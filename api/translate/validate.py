@@ -115,9 +115,7 @@ def _check_max_tokens(value: object) -> None:
     if not _is_int(value):
         raise _fail_type("max_tokens", "an integer")
     if value == 0:
-        raise TranslationError(
-            "must be at least 1 (max_tokens 0, a cache pre-warm, is not supported)", "max_tokens"
-        )
+        raise TranslationError("must be at least 1 (max_tokens 0, a cache pre-warm, is not supported)", "max_tokens")
     if not 1 <= value <= MAX_TOKENS_LIMIT:
         raise TranslationError(f"must be between 1 and {MAX_TOKENS_LIMIT}", "max_tokens")
 

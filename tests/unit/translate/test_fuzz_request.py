@@ -21,9 +21,7 @@ from api.translate.validate import validate_request
 
 FUZZ = settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
-scalars = (
-    st.none() | st.booleans() | st.integers(-5, 70_000) | st.floats(allow_nan=False) | st.text(max_size=8)
-)
+scalars = st.none() | st.booleans() | st.integers(-5, 70_000) | st.floats(allow_nan=False) | st.text(max_size=8)
 json_values = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
@@ -63,15 +61,11 @@ document_source = st.one_of(
         {"type": st.just("base64"), "media_type": st.just("application/pdf"), "data": st.just("JVBE")}
     ),
     st.fixed_dictionaries({"type": st.just("text"), "media_type": st.just("text/plain"), "data": texts}),
-    st.fixed_dictionaries(
-        {"type": st.just("content"), "content": texts | st.lists(text_block | image_block)}
-    ),
+    st.fixed_dictionaries({"type": st.just("content"), "content": texts | st.lists(text_block | image_block)}),
     st.fixed_dictionaries({"type": st.sampled_from(["url", "file"]), "url": texts}),
 )
 document_block = block("document", source=mostly(document_source), title=texts)
-search_block = block(
-    "search_result", title=texts, source=texts, content=mostly(st.lists(text_block, max_size=2))
-)
+search_block = block("search_result", title=texts, source=texts, content=mostly(st.lists(text_block, max_size=2)))
 nested = st.one_of(text_block, image_block, document_block, search_block, block("tool_reference"))
 tool_result_block = block(
     "tool_result",
@@ -107,15 +101,11 @@ assistant_blocks = mostly(
 )
 messages = mostly(
     st.one_of(
-        st.fixed_dictionaries(
-            {"role": st.just("user"), "content": texts | st.lists(user_blocks, max_size=4)}
-        ),
+        st.fixed_dictionaries({"role": st.just("user"), "content": texts | st.lists(user_blocks, max_size=4)}),
         st.fixed_dictionaries(
             {"role": st.just("assistant"), "content": texts | st.lists(assistant_blocks, max_size=4)}
         ),
-        st.fixed_dictionaries(
-            {"role": st.just("system"), "content": texts | st.lists(text_block, max_size=2)}
-        ),
+        st.fixed_dictionaries({"role": st.just("system"), "content": texts | st.lists(text_block, max_size=2)}),
     ),
     odds=30,
 )
@@ -123,9 +113,7 @@ tools = mostly(
     st.fixed_dictionaries(
         {"name": names},
         optional={
-            "type": st.sampled_from(
-                ["custom", "web_search_20250305", "bash_20250124", "text_editor_20250728"]
-            ),
+            "type": st.sampled_from(["custom", "web_search_20250305", "bash_20250124", "text_editor_20250728"]),
             "description": texts,
             "input_schema": st.just(SCHEMA) | json_values,
             "strict": st.booleans(),
@@ -200,9 +188,7 @@ def assert_openai_ordering(messages: list[dict[str, Any]]) -> None:
 
 @FUZZ
 @given(body=bodies, profile=profiles, cap=st.none() | st.integers(1, 100_000))
-def test_any_near_valid_body_translates_or_raises_a_translation_error(
-    body: Any, profile: Any, cap: Any
-) -> None:
+def test_any_near_valid_body_translates_or_raises_a_translation_error(body: Any, profile: Any, cap: Any) -> None:
     try:
         out, context = to_openai_request(
             validate_request(body), upstream_model="m", profile=profile, max_tokens_cap=cap

@@ -186,6 +186,16 @@ CASES = [
         id="duplicate_and_foreign_results_after_a_call_become_user_text",
     ),
     pytest.param(
+        [HI, assistant(tool_use("t1", command="a"), tool_use("t1", command="b")), user(tool_result("t1", "ok"))],
+        OPENAI,
+        [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": None, "tool_calls": [call("t1", arguments='{"command":"a"}')]},
+            {"role": "tool", "tool_call_id": "t1", "content": "ok"},
+        ],
+        id="a_repeated_call_id_keeps_only_the_first_call",
+    ),
+    pytest.param(
         [user(tool_result("t0", "stale")), assistant(text("hello"))],
         OPENAI,
         [
@@ -471,9 +481,7 @@ def test_long_tool_names_in_history_are_shortened_like_the_tool_definitions() ->
 
 
 REFUSED = [
-    pytest.param(
-        [user(text("look"), GIF)], OLLAMA, "messages.0.content.1", "image/gif", id="c20_a_gif_for_ollama"
-    ),
+    pytest.param([user(text("look"), GIF)], OLLAMA, "messages.0.content.1", "image/gif", id="c20_a_gif_for_ollama"),
     pytest.param(
         [HI, assistant(tool_use("t1")), user(tool_result("t1", [GIF]))],
         OLLAMA,
@@ -481,9 +489,7 @@ REFUSED = [
         "image/gif",
         id="a_gif_inside_a_tool_result_for_ollama",
     ),
-    pytest.param(
-        [user(text("x"), PDF)], OLLAMA, "messages.0.content.1", "PDF", id="c21_a_pdf_without_file_support"
-    ),
+    pytest.param([user(text("x"), PDF)], OLLAMA, "messages.0.content.1", "PDF", id="c21_a_pdf_without_file_support"),
     pytest.param([user(URL_IMAGE)], OLLAMA, "messages.0.content.0", "URLs", id="an_image_url_for_ollama"),
     pytest.param(
         [user({"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"}})],
@@ -506,9 +512,7 @@ REFUSED = [
         "data",
         id="a_base64_image_without_data",
     ),
-    pytest.param(
-        [user(text(" "))], OPENAI, "messages", "no message content", id="a_conversation_with_nothing_left"
-    ),
+    pytest.param([user(text(" "))], OPENAI, "messages", "no message content", id="a_conversation_with_nothing_left"),
 ]
 
 

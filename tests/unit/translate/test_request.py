@@ -37,12 +37,8 @@ def make_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def translate(
-    body: dict[str, Any], profile: Profile = OPENAI, cap: int | None = None
-) -> tuple[dict, Context]:
-    return to_openai_request(
-        validate_request(body), upstream_model="up-model", profile=profile, max_tokens_cap=cap
-    )
+def translate(body: dict[str, Any], profile: Profile = OPENAI, cap: int | None = None) -> tuple[dict, Context]:
+    return to_openai_request(validate_request(body), upstream_model="up-model", profile=profile, max_tokens_cap=cap)
 
 
 def base(**extra: Any) -> dict[str, Any]:
@@ -91,16 +87,10 @@ CASES = [
         },
         id="c3_mid_conversation_system_folds_into_the_user_turn_for_strict_templates",
     ),
+    pytest.param(make_body(max_tokens=64000), OPENAI, 16384, base(max_tokens=16384), id="c4_max_tokens_is_capped"),
+    pytest.param(make_body(max_tokens=500), OPENAI, 16384, base(max_tokens=500), id="max_tokens_below_the_cap_stays"),
     pytest.param(
-        make_body(max_tokens=64000), OPENAI, 16384, base(max_tokens=16384), id="c4_max_tokens_is_capped"
-    ),
-    pytest.param(
-        make_body(max_tokens=500), OPENAI, 16384, base(max_tokens=500), id="max_tokens_below_the_cap_stays"
-    ),
-    pytest.param(
-        make_body(
-            temperature=0.2, top_p=0.9, thinking={"type": "adaptive"}, output_config={"effort": "high"}
-        ),
+        make_body(temperature=0.2, top_p=0.9, thinking={"type": "adaptive"}, output_config={"effort": "high"}),
         GPT_5_2,
         None,
         {
@@ -236,9 +226,7 @@ CASES = [
         id="c12_top_k_and_metadata_are_absent_for_openai",
     ),
     pytest.param(make_body(top_k=5), VLLM, None, base(top_k=5), id="top_k_is_forwarded_to_vllm"),
-    pytest.param(
-        make_body(stop_sequences=["END"]), OPENAI, None, base(stop=["END"]), id="stop_sequences_become_stop"
-    ),
+    pytest.param(make_body(stop_sequences=["END"]), OPENAI, None, base(stop=["END"]), id="stop_sequences_become_stop"),
     pytest.param(
         make_body(stop_sequences=["a", "b", "c", "d", "e"]),
         OPENAI,
@@ -275,9 +263,7 @@ CASES = [
         id="output_format_becomes_a_json_schema_response_format",
     ),
     pytest.param(
-        make_body(
-            output_format={"type": "json_schema", "schema": {"type": "object", "additionalProperties": False}}
-        ),
+        make_body(output_format={"type": "json_schema", "schema": {"type": "object", "additionalProperties": False}}),
         GEMINI,
         None,
         base(
@@ -333,9 +319,7 @@ def test_c7_the_ollama_profile_sends_max_tokens_not_max_completion_tokens() -> N
     ],
 )
 def test_thinking_budgets_fall_into_effort_buckets(budget: int, effort: str) -> None:
-    out, _ = translate(
-        make_body(max_tokens=200_000, thinking={"type": "enabled", "budget_tokens": budget}), O3
-    )
+    out, _ = translate(make_body(max_tokens=200_000, thinking={"type": "enabled", "budget_tokens": budget}), O3)
     assert out["reasoning_effort"] == effort
 
 
@@ -349,9 +333,7 @@ def test_thinking_budgets_fall_into_effort_buckets(budget: int, effort: str) -> 
         pytest.param({"type": "adaptive", "display": "omitted"}, False, id="omitted_display_suppresses_it"),
     ],
 )
-def test_the_context_says_whether_thinking_was_requested(
-    thinking: dict[str, Any] | None, expected: bool
-) -> None:
+def test_the_context_says_whether_thinking_was_requested(thinking: dict[str, Any] | None, expected: bool) -> None:
     _, context = translate(make_body(thinking=thinking), DEEPSEEK)
     assert context.thinking is expected
 
@@ -383,9 +365,7 @@ def test_the_context_carries_what_the_response_side_needs() -> None:
         pytest.param(Profile(stream_usage=False), True, False, id="upstream_without_usage"),
     ],
 )
-def test_the_context_knows_whether_usage_was_requested(
-    profile: Profile, stream: bool, expected: bool
-) -> None:
+def test_the_context_knows_whether_usage_was_requested(profile: Profile, stream: bool, expected: bool) -> None:
     out, context = translate(make_body(stream=stream), profile)
     assert context.stream_usage is expected
     assert ("stream_options" in out) is expected
@@ -394,9 +374,7 @@ def test_the_context_knows_whether_usage_was_requested(
 def test_c9_a_tool_keeps_its_schema_object_and_a_long_name_maps_back() -> None:
     schema = {"type": "object", "properties": {"q": {"type": "string"}}}
     long_name = "mcp__" + "n" * 95
-    out, context = translate(
-        make_body(tools=[{"name": long_name, "description": "d", "input_schema": schema}])
-    )
+    out, context = translate(make_body(tools=[{"name": long_name, "description": "d", "input_schema": schema}]))
     fn = out["tools"][0]["function"]
     assert fn["parameters"] is schema
     assert len(fn["name"]) <= 64

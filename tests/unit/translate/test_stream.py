@@ -104,9 +104,7 @@ def chunk(delta_: JSON | None = None, finish: str | None = None, **top: Any) -> 
     return {"object": "chat.completion.chunk", "choices": [choice], **top}
 
 
-def call(
-    index: int | None = None, call_id: str | None = None, name: str | None = None, args: str = ""
-) -> JSON:
+def call(index: int | None = None, call_id: str | None = None, name: str | None = None, args: str = "") -> JSON:
     """One `tool_calls` entry; None leaves a key out, as index-less (Gemini) or id-less deltas do."""
     entry: JSON = {} if index is None else {"index": index}
     if call_id is not None:
@@ -294,18 +292,14 @@ TRANSCRIPTS = [
 
 
 @pytest.mark.parametrize(("name", "ctx", "expected"), TRANSCRIPTS)
-def test_a_recorded_transcript_replays_to_the_exact_events(
-    name: str, ctx: Context, expected: list[JSON]
-) -> None:
+def test_a_recorded_transcript_replays_to_the_exact_events(name: str, ctx: Context, expected: list[JSON]) -> None:
     events = replay_file(name, ctx)
     assert events == expected
     assert_well_formed(events)
 
 
 @pytest.mark.parametrize(("name", "ctx", "expected"), TRANSCRIPTS)
-def test_a_transcript_split_at_any_byte_gives_identical_events(
-    name: str, ctx: Context, expected: list[JSON]
-) -> None:
+def test_a_transcript_split_at_any_byte_gives_identical_events(name: str, ctx: Context, expected: list[JSON]) -> None:
     raw = (STREAMS / name).read_bytes()
     for cut in range(len(raw) + 1):
         assert replay_payloads(decode([raw[:cut], raw[cut:]]), ctx) == expected, f"cut at byte {cut}"
@@ -392,6 +386,18 @@ EDGE_CASES = [
         make_ctx(),
         [message_start(), *message_end("end_turn", usage_of(ESTIMATE, 0))],
         id="an-empty-stream-ending-in-done-is-an-empty-end-turn",
+    ),
+    pytest.param(
+        [tools(call(0, "call_1", "Bash", "{}")), DONE],
+        make_ctx(),
+        [
+            message_start(),
+            start_tool(0, "call_1", "Bash"),
+            delta(0, partial_json="{}"),
+            stop(0),
+            *message_end("tool_use", usage_of(ESTIMATE, 1)),
+        ],
+        id="done-without-a-finish-reason-after-a-tool-call-is-tool-use",
     ),
     pytest.param(
         [],
@@ -546,11 +552,7 @@ EDGE_CASES = [
     ),
     pytest.param(
         [
-            {
-                "choices": [
-                    {"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop", "stop_reason": "END"}
-                ]
-            },
+            {"choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop", "stop_reason": "END"}]},
             DONE,
         ],
         make_ctx(stop_sequences=["END"]),

@@ -169,9 +169,7 @@ def test_a_dropped_server_tool_is_logged_as_a_warning(caplog: pytest.LogCaptureF
         pytest.param({"type": "web_fetch_20250910", "name": "web_fetch"}, id="web_fetch"),
         pytest.param({"type": "tool_search_tool_regex_20251119", "name": "tool_search"}, id="tool_search"),
         pytest.param({"type": "memory_20250818", "name": "memory"}, id="memory"),
-        pytest.param(
-            {"type": "computer_20250124", "name": "computer", "display_width_px": 1024}, id="computer_use"
-        ),
+        pytest.param({"type": "computer_20250124", "name": "computer", "display_width_px": 1024}, id="computer_use"),
     ],
 )
 def test_server_memory_and_computer_tools_are_dropped(tool: dict[str, Any]) -> None:
@@ -205,9 +203,7 @@ def test_the_anthropic_bash_tool_gets_a_synthesized_schema() -> None:
         ),
     ],
 )
-def test_the_anthropic_text_editor_gets_a_synthesized_schema(
-    tool: dict[str, Any], commands: list[str]
-) -> None:
+def test_the_anthropic_text_editor_gets_a_synthesized_schema(tool: dict[str, Any], commands: list[str]) -> None:
     out, _ = convert({"tools": [tool]})
     parameters = out["tools"][0]["function"]["parameters"]
     assert parameters["properties"]["command"]["enum"] == commands
@@ -266,9 +262,7 @@ SCHEMAS = [
         {"type": "string", "format": "date-time"},
         id="date_time_stays",
     ),
-    pytest.param(
-        {"type": ["string", "null"]}, {"type": "string", "nullable": True}, id="nullable_type_lists"
-    ),
+    pytest.param({"type": ["string", "null"]}, {"type": "string", "nullable": True}, id="nullable_type_lists"),
     pytest.param(
         {"type": ["string", "integer"]},
         {"anyOf": [{"type": "string"}, {"type": "integer"}]},

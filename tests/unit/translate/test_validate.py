@@ -34,15 +34,11 @@ INVALID = [
     pytest.param([1, 2], "", "must be a JSON object", id="it_rejects_a_body_that_is_not_an_object"),
     pytest.param(make_body(model=...), "model", "field required", id="it_rejects_a_missing_model"),
     pytest.param(make_body(model=""), "model", "non-empty", id="it_rejects_an_empty_model"),
-    pytest.param(
-        make_body(model=5), "model", "non-empty string", id="it_rejects_a_model_that_is_not_a_string"
-    ),
+    pytest.param(make_body(model=5), "model", "non-empty string", id="it_rejects_a_model_that_is_not_a_string"),
     pytest.param(make_body(messages=...), "messages", "field required", id="it_rejects_missing_messages"),
     pytest.param(make_body(messages={}), "messages", "a list", id="it_rejects_messages_that_are_not_a_list"),
     pytest.param(make_body(messages=[]), "messages", "at least one", id="it_rejects_empty_messages"),
-    pytest.param(
-        make_body(messages=["hi"]), "messages.0", "an object", id="it_rejects_a_message_not_an_object"
-    ),
+    pytest.param(make_body(messages=["hi"]), "messages.0", "an object", id="it_rejects_a_message_not_an_object"),
     pytest.param(
         make_body(messages=[{"role": "tool", "content": "x"}]),
         "messages.0.role",
@@ -115,9 +111,7 @@ INVALID = [
         id="it_rejects_a_tool_result_whose_id_is_not_a_string",
     ),
     pytest.param(
-        make_body(
-            messages=[user({"type": "tool_result", "tool_use_id": "t", "content": [{"type": "tool_use"}]})]
-        ),
+        make_body(messages=[user({"type": "tool_result", "tool_use_id": "t", "content": [{"type": "tool_use"}]})]),
         "messages.0.content.0.content.0",
         "not allowed in tool_result content",
         id="it_rejects_a_tool_use_nested_in_a_tool_result",
@@ -146,38 +140,26 @@ INVALID = [
         "a text block",
         id="it_rejects_a_search_result_with_non_text_content",
     ),
-    pytest.param(
-        make_body(max_tokens=...), "max_tokens", "field required", id="it_rejects_missing_max_tokens"
-    ),
+    pytest.param(make_body(max_tokens=...), "max_tokens", "field required", id="it_rejects_missing_max_tokens"),
     pytest.param(make_body(max_tokens=0), "max_tokens", "pre-warm", id="it_rejects_max_tokens_zero_clearly"),
-    pytest.param(
-        make_body(max_tokens=-5), "max_tokens", "between 1 and", id="it_rejects_negative_max_tokens"
-    ),
+    pytest.param(make_body(max_tokens=-5), "max_tokens", "between 1 and", id="it_rejects_negative_max_tokens"),
     pytest.param(
         make_body(max_tokens=1_000_001),
         "max_tokens",
         "between 1 and",
         id="it_rejects_max_tokens_over_a_million",
     ),
-    pytest.param(
-        make_body(max_tokens=True), "max_tokens", "an integer", id="it_rejects_a_boolean_max_tokens"
-    ),
+    pytest.param(make_body(max_tokens=True), "max_tokens", "an integer", id="it_rejects_a_boolean_max_tokens"),
     pytest.param(make_body(max_tokens=10.5), "max_tokens", "an integer", id="it_rejects_a_float_max_tokens"),
-    pytest.param(
-        make_body(max_tokens="100"), "max_tokens", "an integer", id="it_rejects_a_string_max_tokens"
-    ),
-    pytest.param(
-        make_body(system=5), "system", "a string or a list", id="it_rejects_a_system_of_the_wrong_type"
-    ),
+    pytest.param(make_body(max_tokens="100"), "max_tokens", "an integer", id="it_rejects_a_string_max_tokens"),
+    pytest.param(make_body(system=5), "system", "a string or a list", id="it_rejects_a_system_of_the_wrong_type"),
     pytest.param(
         make_body(system=[{"type": "text", "text": "a"}, {"type": "image"}]),
         "system.1",
         "a text block",
         id="it_rejects_a_non_text_system_block",
     ),
-    pytest.param(
-        make_body(tools={"name": "x"}), "tools", "a list", id="it_rejects_tools_that_are_not_a_list"
-    ),
+    pytest.param(make_body(tools={"name": "x"}), "tools", "a list", id="it_rejects_tools_that_are_not_a_list"),
     pytest.param(
         make_body(tools=[{"name": "ok"}, {"description": "no name"}]),
         "tools.1.name",
@@ -196,9 +178,7 @@ INVALID = [
         "one of",
         id="it_rejects_an_unknown_tool_choice_type",
     ),
-    pytest.param(
-        make_body(tool_choice="auto"), "tool_choice", "an object", id="it_rejects_a_string_tool_choice"
-    ),
+    pytest.param(make_body(tool_choice="auto"), "tool_choice", "an object", id="it_rejects_a_string_tool_choice"),
     pytest.param(
         make_body(tool_choice={"type": "tool"}),
         "tool_choice.name",
@@ -217,27 +197,19 @@ INVALID = [
         "a list of strings",
         id="it_rejects_stop_sequences_with_a_number",
     ),
-    pytest.param(
-        make_body(temperature="hot"), "temperature", "between 0 and 1", id="it_rejects_a_string_temperature"
-    ),
-    pytest.param(
-        make_body(temperature=1.5), "temperature", "between 0 and 1", id="it_rejects_temperature_above_one"
-    ),
+    pytest.param(make_body(temperature="hot"), "temperature", "between 0 and 1", id="it_rejects_a_string_temperature"),
+    pytest.param(make_body(temperature=1.5), "temperature", "between 0 and 1", id="it_rejects_temperature_above_one"),
     pytest.param(make_body(top_p=-0.1), "top_p", "between 0 and 1", id="it_rejects_a_negative_top_p"),
     pytest.param(make_body(top_p=True), "top_p", "between 0 and 1", id="it_rejects_a_boolean_top_p"),
     pytest.param(make_body(top_k=2.5), "top_k", "non-negative integer", id="it_rejects_a_float_top_k"),
-    pytest.param(
-        make_body(stream="yes"), "stream", "a boolean", id="it_rejects_a_stream_that_is_not_a_boolean"
-    ),
+    pytest.param(make_body(stream="yes"), "stream", "a boolean", id="it_rejects_a_stream_that_is_not_a_boolean"),
     pytest.param(
         make_body(mcp_servers=[{"type": "url", "url": "https://mcp", "name": "m"}]),
         "mcp_servers",
         "not supported",
         id="it_rejects_mcp_servers",
     ),
-    pytest.param(
-        make_body(thinking="on"), "thinking", "an object", id="it_rejects_thinking_that_is_a_string"
-    ),
+    pytest.param(make_body(thinking="on"), "thinking", "an object", id="it_rejects_thinking_that_is_a_string"),
     pytest.param(
         make_body(thinking={"type": "turbo"}),
         "thinking.type",
@@ -281,15 +253,35 @@ INVALID = [
         id="it_rejects_a_legacy_output_format_of_another_type",
     ),
     pytest.param(
-        make_body(metadata="me"), "metadata", "an object", id="it_rejects_metadata_that_is_not_an_object"
+        make_body(messages=[{"role": ["user"], "content": "x"}]),
+        "messages.0.role",
+        "one of",
+        id="it_rejects_an_unhashable_role_without_crashing",
     ),
+    pytest.param(
+        make_body(tool_choice={"type": {"auto": True}}),
+        "tool_choice.type",
+        "one of",
+        id="it_rejects_an_unhashable_tool_choice_type_without_crashing",
+    ),
+    pytest.param(
+        make_body(thinking={"type": ["adaptive"]}),
+        "thinking.type",
+        "one of",
+        id="it_rejects_an_unhashable_thinking_type_without_crashing",
+    ),
+    pytest.param(
+        make_body(output_config={"effort": ["high"]}),
+        "output_config.effort",
+        "one of",
+        id="it_rejects_an_unhashable_effort_without_crashing",
+    ),
+    pytest.param(make_body(metadata="me"), "metadata", "an object", id="it_rejects_metadata_that_is_not_an_object"),
 ]
 
 
 @pytest.mark.parametrize(("body", "path", "fragment"), INVALID)
-def test_it_refuses_malformed_requests_with_the_offending_path(
-    body: object, path: str, fragment: str
-) -> None:
+def test_it_refuses_malformed_requests_with_the_offending_path(body: object, path: str, fragment: str) -> None:
     with pytest.raises(TranslationError) as caught:
         validate_request(body)
     assert caught.value.path == path
@@ -300,13 +292,9 @@ def test_it_refuses_malformed_requests_with_the_offending_path(
 
 VALID = [
     pytest.param(make_body(), id="a_minimal_request"),
-    pytest.param(
-        make_body(unknown_future_key={"x": 1}, context_management={"edits": []}), id="unknown_top_level_keys"
-    ),
+    pytest.param(make_body(unknown_future_key={"x": 1}, context_management={"edits": []}), id="unknown_top_level_keys"),
     pytest.param(make_body(mcp_servers=[]), id="an_empty_mcp_servers_list"),
-    pytest.param(
-        make_body(max_tokens=1_000_000, temperature=0, top_p=1, top_k=0, stream=False), id="boundary_values"
-    ),
+    pytest.param(make_body(max_tokens=1_000_000, temperature=0, top_p=1, top_k=0, stream=False), id="boundary_values"),
     pytest.param(
         make_body(
             system=[{"type": "text", "text": "a", "cache_control": {"type": "ephemeral"}}],

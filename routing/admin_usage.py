@@ -1,0 +1,130 @@
+"""The usage log's admin: a read-only list, CSV export of any filtered list, a summary page, the audit log."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+
+from django.contrib import admin
+from django.contrib.admin.models import LogEntry
+from django.http import HttpResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.html import format_html
+
+from routing import usage_stats
+from routing.models import UsageLog
+
+CSV_FIELDS = (
+    "created_at", "request_id", "user__username", "key__prefix", "client_ip", "endpoint", "requested_model",
+    "provider_name", "upstream_model", "stream", "status", "error_type", "error_message", "input_tokens",
+    "output_tokens", "cache_read_tokens", "cache_creation_tokens", "estimated", "latency_ms", "ttft_ms",
+    "attempts",
+)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_response(rows) -> StreamingHttpResponse:
+    """Streams the rows, so a large export never sits in memory."""
+    writer = csv.writer(_Echo())
+    lines = (writer.writerow(row) for row in rows.values_list(*CSV_FIELDS).iterator(chunk_size=2000))
+    header = (writer.writerow(CSV_FIELDS),)
+    response = StreamingHttpResponse(itertools.chain(header, lines), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="usage.csv"'
+    return response
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Logs are evidence: nobody adds, edits or deletes rows through the admin."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(UsageLog)
+class UsageLogAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at", "user", "key_prefix", "requested_model", "provider_name", "upstream_model",
+        "stream", "status_badge", "input_tokens", "output_tokens", "cache_read_tokens", "latency_ms",
+    )
+    list_filter = ("created_at", "status", "stream", "provider_name", "requested_model", "user", "key", "estimated")
+    list_select_related = ("user", "key")
+    search_fields = ("request_id", "requested_model", "upstream_model", "user__username", "key__prefix")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    change_list_template = "admin/routing/usagelog/change_list.html"
+    actions = ("export_selected",)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("summary/", view(self.summary_view), name="routing_usagelog_summary"),
+            path("export.csv", view(self.export_view), name="routing_usagelog_export"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Key")
+    def key_prefix(self, obj: UsageLog) -> str:
+        return obj.key.prefix if obj.key else "—"
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: UsageLog):
+        colour = "#2e7d32" if obj.status < 400 else "#c62828"
+        return format_html('<b style="color:{}">{}</b> {}', colour, obj.status, obj.error_type)
+
+    @admin.action(description="Export selected rows as CSV")
+    def export_selected(self, request, queryset):
+        return csv_response(queryset)
+
+    def export_view(self, request) -> HttpResponse:
+        """The changelist's current filters (the same query string) as CSV."""
+        if not self.has_view_permission(request):
+            return HttpResponse(status=403)
+        changelist = self.get_changelist_instance(request)
+        return csv_response(changelist.get_queryset(request))
+
+    def summary_view(self, request) -> TemplateResponse:
+        if not self.has_view_permission(request):
+            return TemplateResponse(request, "admin/base_site.html", status=403)
+        try:
+            days = min(max(int(request.GET.get("days", 30)), 1), 366)
+        except ValueError:
+            days = 30
+        rows = usage_stats.since(days)
+        daily = usage_stats.per_day(rows, days)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Usage summary, last {days} days",
+            "days": days,
+            "totals": usage_stats.totals(rows),
+            "users": usage_stats.per_user(rows),
+            "daily": daily,
+            "bars": usage_stats.bars([(d["day"], d["tokens"]) for d in daily]),
+        }
+        return TemplateResponse(request, "admin/routing/usagelog/summary.html", context)
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(ReadOnlyAdmin):
+    """Who changed which provider, route or key, and when (Django's admin log, read-only)."""
+
+    list_display = ("action_time", "user", "content_type", "object_repr", "action_flag", "message")
+    list_filter = ("action_time", "content_type", "action_flag", "user")
+    search_fields = ("object_repr", "change_message", "user__username")
+    date_hierarchy = "action_time"
+    list_select_related = ("user", "content_type")
+
+    @admin.display(description="Change")
+    def message(self, obj: LogEntry) -> str:
+        return obj.get_change_message()
