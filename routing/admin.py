@@ -6,10 +6,12 @@ from django import forms
 from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.html import format_html
 
-from routing import keys, usage_stats
-from routing import admin_usage  # noqa: F401  (registers the usage log and audit pages)
+from routing import (
+    admin_usage,  # noqa: F401  (registers the usage log and audit pages)
+    keys,
+    usage_stats,
+)
 from routing.models import ModelRoute, Provider, ProxyKey, RouteFallback
 
 

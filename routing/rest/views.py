@@ -1,0 +1,115 @@
+"""Views of the management API: keys and the usage log (see routing/rest/__init__.py for who may do what)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, F, IntegerField, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from routing.models import ProxyKey, UsageLog
+from routing.rest import filters, permissions, serializers
+
+# group_by value -> the model fields and the named expressions a group is made of.
+GROUPS = {
+    "user": (("user",), {"username": F("user__username")}),
+    "model": ((), {"model": F("requested_model")}),
+    "day": ((), {"day": TruncDate("created_at")}),
+}
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+
+
+def usage_totals() -> dict:
+    """The aggregate expressions of one summary row; computed by the database, never in Python."""
+    sums = {name: Coalesce(Sum(name), 0, output_field=IntegerField()) for name in TOKEN_FIELDS}
+    return {"requests": Count("id"), **sums, "errors": Count("id", filter=Q(status__gte=400))}
+
+
+def summarise(queryset: QuerySet, group_by: str) -> dict:
+    """Totals per group (busiest first, days in order) and over all filtered rows, in two queries."""
+    fields, expressions = GROUPS[group_by]
+    names = [*fields, *expressions]
+    ordering = names if group_by == "day" else ["-requests", *names]
+    rows = queryset.order_by().values(*fields, **expressions).annotate(**usage_totals()).order_by(*ordering)
+    return {"group_by": group_by, "results": list(rows), "totals": queryset.aggregate(**usage_totals())}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List keys", parameters=filters.KEY_PARAMETERS),
+    retrieve=extend_schema(summary="Read one key"),
+    create=extend_schema(
+        summary="Issue a key (staff)",
+        request=serializers.KeyCreateSerializer,
+        responses={201: serializers.IssuedKeySerializer},
+        description="The response carries `secret`, the only time it is ever shown. Store it now.",
+    ),
+)
+class KeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    serializer_class = serializers.ProxyKeySerializer
+
+    def get_queryset(self) -> QuerySet:
+        keys = permissions.visible_to(self.request.user, ProxyKey.objects.select_related("user"))
+        return filters.filter_keys(keys, self.request.query_params) if self.action == "list" else keys
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [IsAuthenticated(), permissions.IsStaff()]
+        return [IsAuthenticated(), permissions.IsOwnerOrStaff()]
+
+    def get_serializer_class(self):
+        return serializers.KeyCreateSerializer if self.action == "create" else self.serializer_class
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        incoming = self.get_serializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        key = incoming.save()
+        body = serializers.IssuedKeySerializer(key, context=self.get_serializer_context()).data
+        # The secret is in this body only: keep it out of every cache between here and the caller.
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+    @extend_schema(
+        operation_id="keys_revoke", summary="Revoke a key", request=None,
+        responses={200: serializers.ProxyKeySerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk=None) -> Response:
+        """Sets `revoked_at` once; revoking a revoked key changes nothing and still answers 200."""
+        key = self.get_object()
+        if key.revoked_at is None:
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])
+        return Response(serializers.ProxyKeySerializer(key, context=self.get_serializer_context()).data)
+
+
+@extend_schema_view(list=extend_schema(summary="List usage rows, newest first", parameters=filters.USAGE_PARAMETERS))
+class UsageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = serializers.UsageLogSerializer
+
+    def get_queryset(self) -> QuerySet:
+        rows = permissions.visible_to(self.request.user, UsageLog.objects.select_related("user", "key"))
+        return filters.filter_usage(rows, self.request.query_params)
+
+    @extend_schema(
+        operation_id="usage_summary",
+        summary="Usage totals per user, model or day",
+        parameters=[
+            OpenApiParameter("group_by", OpenApiTypes.STR, enum=list(GROUPS), default="user"),
+            *filters.USAGE_PARAMETERS,
+        ],
+        responses={200: serializers.UsageSummarySerializer},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def summary(self, request: Request) -> Response:
+        group_by = request.query_params.get("group_by", "user").strip() or "user"
+        if group_by not in GROUPS:
+            raise ValidationError({"group_by": [f"Expected one of: {', '.join(GROUPS)}."]})
+        # Only the aggregates are read, so the joins that list rows need are dropped.
+        rows = self.get_queryset().select_related(None)
+        return Response(summarise(rows, group_by))
