@@ -27,6 +27,7 @@ class Exchange:
     started: float = field(default_factory=time.perf_counter)
     request_body: bytes = b""
     response_body: bytes | str = ""
+    first_byte_timeout: float = 0.0
     _finished: bool = False
 
     @classmethod
@@ -54,6 +55,7 @@ class Exchange:
         self.record.provider_id = route.provider.id
         self.record.provider_name = route.provider.name
         self.record.upstream_model = route.target_model
+        self.first_byte_timeout = route.provider.first_byte_timeout
 
     def set_usage(self, usage: dict, *, estimated: bool = False) -> None:
         self.record.input_tokens = int(usage.get("input_tokens") or 0)

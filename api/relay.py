@@ -11,6 +11,7 @@ import httpx
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
+from api import lifecycle
 from api.attempts import with_retries
 from api.auth import Caller
 from api.errors import GatewayError
@@ -19,6 +20,7 @@ from api.providers import openai
 from api.providers.clients import client_for
 from api.responses import json_response
 from api.sse import PING, encode_events, ping_frame, with_pings
+from api.translate.errors import ApiError, timeout_error
 from api.translate.profiles import profile_for
 from api.translate.request import to_openai_request
 from api.translate.response import UpstreamFormatError, to_anthropic_message
@@ -68,6 +70,18 @@ async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body
     return response
 
 
+RESTARTING = ApiError(529, "overloaded_error", "The gateway is restarting; please retry the request.")
+
+
+def check_deadlines(ex: Exchange) -> None:
+    """Between chunks: a shutdown's grace period, and the wait for the upstream's first chunk."""
+    if lifecycle.expired():
+        raise GatewayError(RESTARTING)
+    limit = ex.first_byte_timeout
+    if limit and ex.record.ttft_ms is None and ex.elapsed_ms() > limit * 1000:
+        raise GatewayError(timeout_error("waiting for the first token"))
+
+
 async def _stream(ex: Exchange, response: httpx.Response, translator: StreamTranslator) -> AsyncIterator[bytes]:
     """The SSE body. Every exit (end, upstream failure, client gone) closes the upstream and logs once."""
     gone = False
@@ -78,6 +92,7 @@ async def _stream(ex: Exchange, response: httpx.Response, translator: StreamTran
         async with contextlib.aclosing(with_pings(openai.iter_chunks(response), settings.PING_INTERVAL)) as items:
             async for item in items:
                 if item is PING:
+                    check_deadlines(ex)
                     yield ping_frame()
                 elif item is openai.DONE:
                     done = True

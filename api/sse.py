@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import orjson
 
+from api import lifecycle
 from api.translate.sse import encode_event
 
 T = TypeVar("T")
@@ -26,7 +27,8 @@ def ping_frame() -> bytes:
 
 
 async def with_pings(source: AsyncIterator[T], interval: float) -> AsyncIterator[T | object]:
-    """Items of `source`, with `PING` yielded whenever it stays silent for `interval` seconds.
+    """Items of `source`, with `PING` yielded whenever it stays silent for `interval` seconds
+    (or when a shutdown's grace period runs out, so the consumer can end the stream).
 
     The pending read is never cancelled by a ping (that would break the upstream iterator); it is
     cancelled only when the consumer stops, which closes the upstream read at once.
@@ -37,7 +39,8 @@ async def with_pings(source: AsyncIterator[T], interval: float) -> AsyncIterator
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(iterator))
-            done, _ = await asyncio.wait({pending}, timeout=interval)
+            left = lifecycle.time_left()
+            done, _ = await asyncio.wait({pending}, timeout=interval if left is None else max(min(interval, left), 0))
             if not done:
                 yield PING
                 continue

@@ -23,6 +23,11 @@ async def _startup() -> None:
         (log.error if problem.is_serious() else log.warning)("%s: %s", problem.id, problem.msg)
     if errors:
         raise RuntimeError("system checks failed: " + "; ".join(f"{e.id} {e.msg}" for e in errors))
+    from django.conf import settings
+
+    from api import lifecycle
+
+    lifecycle.install_signal_hooks(settings.SHUTDOWN_GRACE)
 
 
 async def _shutdown() -> None:

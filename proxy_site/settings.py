@@ -81,6 +81,7 @@ ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
 REQUEST_TIMEOUT = _number("REQUEST_TIMEOUT", 90.0, float)
 CONNECT_TIMEOUT = _number("CONNECT_TIMEOUT", 10.0, float)
 PING_INTERVAL = _number("PING_INTERVAL", 10.0, float)
+SHUTDOWN_GRACE = _number("SHUTDOWN_GRACE", 20.0, float)  # in-flight streams' time to finish on SIGTERM
 RETRY_DEADLINE = _number("RETRY_DEADLINE", 60.0, float)  # all retries and fallbacks of one request
 RETRY_MAX_WAIT = _number("RETRY_MAX_WAIT", 20.0, float)  # a longer retry-after is returned, not waited
 MAX_BODY_BYTES = _number("MAX_BODY_BYTES", 32 * 1024 * 1024)

@@ -52,7 +52,7 @@ class ProviderAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "kind", "profile", "base_url", "enabled", "managed_by_env")}),
         ("Credentials", {"fields": ("masked_key", "api_key", "clear_api_key", "extra_headers", "api_version")}),
-        ("Limits", {"fields": ("connect_timeout", "read_timeout", "max_retries", "max_output_tokens")}),
+        ("Limits", {"fields": ("connect_timeout", "read_timeout", "first_byte_timeout", "max_retries", "max_output_tokens")}),
         (None, {"fields": ("created_at", "updated_at")}),
     )
 

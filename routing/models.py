@@ -35,7 +35,10 @@ class Provider(models.Model):
         max_length=32, blank=True, help_text="Azure OpenAI: the api-version query parameter."
     )
     connect_timeout = models.FloatField(default=10.0, help_text="Seconds.")
-    read_timeout = models.FloatField(default=90.0, help_text="Seconds between bytes from the upstream.")
+    read_timeout = models.FloatField(default=90.0, help_text="Seconds of silence allowed between bytes from the upstream.")
+    first_byte_timeout = models.FloatField(
+        default=600.0, help_text="Seconds a stream may wait for its first token (long reasoning); 0 turns it off."
+    )
     max_retries = models.PositiveSmallIntegerField(default=2)
     max_output_tokens = models.PositiveIntegerField(
         null=True, blank=True, help_text="Default cap on max_tokens for this provider's models."

@@ -24,6 +24,7 @@ class ProviderInfo:
     extra_headers: dict[str, str] = field(default_factory=dict)
     connect_timeout: float = 10.0
     read_timeout: float = 90.0
+    first_byte_timeout: float = 600.0
     max_retries: int = 2
     max_output_tokens: int | None = None
     version: str = ""

@@ -61,6 +61,7 @@ def provider_info(p) -> ProviderInfo:
         extra_headers={str(k): str(v) for k, v in (p.extra_headers or {}).items()},
         connect_timeout=p.connect_timeout,
         read_timeout=p.read_timeout,
+        first_byte_timeout=p.first_byte_timeout,
         max_retries=p.max_retries,
         max_output_tokens=p.max_output_tokens,
         version=p.updated_at.isoformat() if p.updated_at else "",

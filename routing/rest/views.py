@@ -55,7 +55,9 @@ class KeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     serializer_class = serializers.ProxyKeySerializer
 
     def get_queryset(self) -> QuerySet:
-        keys = permissions.visible_to(self.request.user, ProxyKey.objects.select_related("user"))
+        # A unique ordering: rows with the same timestamp must not swap places between pages.
+        keys = ProxyKey.objects.select_related("user").order_by("-created_at", "-id")
+        keys = permissions.visible_to(self.request.user, keys)
         return filters.filter_keys(keys, self.request.query_params) if self.action == "list" else keys
 
     def get_permissions(self):
@@ -93,7 +95,8 @@ class UsageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = serializers.UsageLogSerializer
 
     def get_queryset(self) -> QuerySet:
-        rows = permissions.visible_to(self.request.user, UsageLog.objects.select_related("user", "key"))
+        rows = UsageLog.objects.select_related("user", "key").order_by("-created_at", "-id")
+        rows = permissions.visible_to(self.request.user, rows)
         return filters.filter_usage(rows, self.request.query_params)
 
     @extend_schema(

@@ -149,3 +149,36 @@ async def test_a_client_disconnect_closes_the_upstream_and_logs_499(gateway, ups
     assert body.closed
     [row] = await usage_rows()
     assert (row.status, row.error_type) == (499, "client_closed")
+
+
+async def test_a_stream_still_running_when_the_shutdown_grace_ends_gets_an_error_event(
+    gateway, upstream, async_client, settings
+):
+    from api import lifecycle
+
+    settings.PING_INTERVAL = 5
+    body = SlowStream([(0, sse(chunk({"content": "working"}))), (30, sse(chunk({"content": "never"})))])
+    upstream.post(f"{UPSTREAM}/chat/completions").mock(return_value=httpx.Response(200, stream=body))
+    response = await _post(async_client, gateway["secret"], messages_body())
+    lifecycle.begin_drain(0.2)
+    try:
+        events = await read_stream(response)
+    finally:
+        lifecycle.reset()
+    assert events[-1] == {"type": "error", "error": {
+        "type": "overloaded_error", "message": "The gateway is restarting; please retry the request."}}
+    assert body.closed
+    [row] = await usage_rows()
+    assert (row.status, row.error_type) == (529, "overloaded_error")
+
+
+async def test_a_stream_with_no_first_token_in_time_ends_with_a_timeout_event(gateway, upstream, async_client,
+                                                                              settings):
+    settings.PING_INTERVAL = 0.05
+    gateway["provider"].first_byte_timeout = 0.2
+    await gateway["provider"].asave()
+    body = SlowStream([(30, sse(chunk({"content": "too late"})))])
+    upstream.post(f"{UPSTREAM}/chat/completions").mock(return_value=httpx.Response(200, stream=body))
+    events = await read_stream(await _post(async_client, gateway["secret"], messages_body()))
+    assert events[-1]["type"] == "error" and events[-1]["error"]["type"] == "timeout_error"
+    assert "ping" in [e["type"] for e in events] and body.closed

@@ -34,7 +34,7 @@ class Command(BaseCommand):
             lifespan="on",
             log_level=settings.LOG_LEVEL.lower(),
             access_log=settings.LOG_LEVEL == "DEBUG",
-            timeout_graceful_shutdown=30,
+            timeout_graceful_shutdown=int(settings.SHUTDOWN_GRACE) + 5,
         )
 
     def banner(self, host: str, port: int) -> str:
