@@ -60,14 +60,15 @@ async def candidates(route: RouteInfo, caller: Caller, error: ProviderError | No
     chain = fallbacks_of(route, routes)
     if error is not None and is_context_length(error.error):
         long = [r for r in chain if r.long_context] or [
-            r for r in routes
-            if r.long_context and r.id != route.id and r.applies_to(caller.user_id, caller.group_ids)]
+            r for r in routes if r.long_context and r.id != route.id and r.applies_to(caller.user_id, caller.group_ids)
+        ]
         return long[:1]
     return chain
 
 
-async def with_retries(ex: Exchange, route: RouteInfo, caller: Caller,
-                       attempt: Callable[[RouteInfo], Awaitable[T]]) -> tuple[RouteInfo, T]:
+async def with_retries(
+    ex: Exchange, route: RouteInfo, caller: Caller, attempt: Callable[[RouteInfo], Awaitable[T]]
+) -> tuple[RouteInfo, T]:
     """The first successful `attempt(route)` over the route, its retries and its fallbacks."""
     deadline = time.monotonic() + settings.RETRY_DEADLINE
     queue, tried = [route], {route.id}
@@ -82,8 +83,12 @@ async def with_retries(ex: Exchange, route: RouteInfo, caller: Caller,
             except ProviderError as exc:
                 last = exc
                 delay = backoff(n, exc.error)
-                if not exc.retryable or n == current.provider.max_retries or delay > settings.RETRY_MAX_WAIT \
-                        or time.monotonic() + delay > deadline:
+                if (
+                    not exc.retryable
+                    or n == current.provider.max_retries
+                    or delay > settings.RETRY_MAX_WAIT
+                    or time.monotonic() + delay > deadline
+                ):
                     break
                 log.info("retrying %s in %.2fs after %s", current.provider.name, delay, exc.error.status)
                 await asyncio.sleep(delay)

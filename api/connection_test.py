@@ -30,9 +30,14 @@ async def probe(provider: ProviderInfo, model: str) -> dict:
         client = client_for(provider)
         if provider.kind == "anthropic":
             response = await client.post(
-                upstream_url(provider, "messages", ""), content=orjson.dumps(probe_body(provider, model)),
-                headers={"x-api-key": provider.api_key, "anthropic-version": "2023-06-01",
-                         "content-type": "application/json", **provider.extra_headers},
+                upstream_url(provider, "messages", ""),
+                content=orjson.dumps(probe_body(provider, model)),
+                headers={
+                    "x-api-key": provider.api_key,
+                    "anthropic-version": "2023-06-01",
+                    "content-type": "application/json",
+                    **provider.extra_headers,
+                },
             )
             if response.status_code != 200:
                 raise from_status(response.status_code, response.content, response.headers)

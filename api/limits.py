@@ -26,8 +26,15 @@ BUDGET_CACHE_SECONDS = 24 * 3600
 
 
 def _refuse(status: int, error_type, message: str, *, retry_after: int | None = None, retry: bool | None = None):
-    return GatewayError(ApiError(status, error_type, message, should_retry=retry,
-                                 retry_after=str(retry_after) if retry_after is not None else None))
+    return GatewayError(
+        ApiError(
+            status,
+            error_type,
+            message,
+            should_retry=retry,
+            retry_after=str(retry_after) if retry_after is not None else None,
+        )
+    )
 
 
 def check_model_allowed(caller: Caller, model: str) -> None:
@@ -55,17 +62,26 @@ async def check_rates(caller: Caller) -> None:
         name = f"limit:rpm:{key.id}:{minute}"
         await cache.aadd(name, 0, WINDOW * 2)
         if await cache.aincr(name) > key.rpm_limit:
-            raise _refuse(429, "rate_limit_error",
-                          f"This API key is limited to {key.rpm_limit} requests per minute.", retry_after=left)
+            raise _refuse(
+                429,
+                "rate_limit_error",
+                f"This API key is limited to {key.rpm_limit} requests per minute.",
+                retry_after=left,
+            )
     if key.tpm_limit and (await cache.aget(f"limit:tpm:{key.id}:{minute}") or 0) >= key.tpm_limit:
-        raise _refuse(429, "rate_limit_error",
-                      f"This API key is limited to {key.tpm_limit} tokens per minute.", retry_after=left)
+        raise _refuse(
+            429, "rate_limit_error", f"This API key is limited to {key.tpm_limit} tokens per minute.", retry_after=left
+        )
     if key.budget_tokens:
         used = await _budget_used(key)
         if used >= key.budget_tokens:
             period = "in total" if key.budget_period == "total" else f"per {key.budget_period}"
-            raise _refuse(429, "rate_limit_error",
-                          f"This API key has used its budget of {key.budget_tokens} tokens {period}.", retry=False)
+            raise _refuse(
+                429,
+                "rate_limit_error",
+                f"This API key has used its budget of {key.budget_tokens} tokens {period}.",
+                retry=False,
+            )
 
 
 def _budget_name(key_id: int, period: str, now=None) -> str:
@@ -80,8 +96,12 @@ def budget_used_from_db(key_id: int, period: str) -> int:
     start = budget_period_start(period)
     if start is not None:
         rows = rows.filter(created_at__gte=start)
-    total = rows.aggregate(n=Coalesce(Sum("input_tokens"), 0) + Coalesce(Sum("output_tokens"), 0)
-                           + Coalesce(Sum("cache_read_tokens"), 0) + Coalesce(Sum("cache_creation_tokens"), 0))
+    total = rows.aggregate(
+        n=Coalesce(Sum("input_tokens"), 0)
+        + Coalesce(Sum("output_tokens"), 0)
+        + Coalesce(Sum("cache_read_tokens"), 0)
+        + Coalesce(Sum("cache_creation_tokens"), 0)
+    )
     return int(total["n"])
 
 

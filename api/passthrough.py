@@ -21,8 +21,7 @@ from api.translate.sse import SSEDecoder
 from api.translate.types import JSON
 from routing.resolve import ProviderInfo, RouteInfo
 
-FORWARDED_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "user-agent", "x-app",
-                             "x-claude-code-session-id")
+FORWARDED_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "user-agent", "x-app", "x-claude-code-session-id")
 FORWARDED_RESPONSE_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
 
 
@@ -58,8 +57,10 @@ async def forward(ex: Exchange, request: HttpRequest, body: JSON, route: RouteIn
     payload = prepare_body(body, target_model=route.target_model, max_tokens_cap=route.max_tokens)
     client = client_for(provider)
     http_request = client.build_request(
-        "POST", upstream_url(provider, endpoint, request.META.get("QUERY_STRING", "")),
-        content=orjson.dumps(payload), headers=upstream_headers(request, provider),
+        "POST",
+        upstream_url(provider, endpoint, request.META.get("QUERY_STRING", "")),
+        content=orjson.dumps(payload),
+        headers=upstream_headers(request, provider),
     )
     ex.record.attempts = 1
     try:
@@ -68,8 +69,9 @@ async def forward(ex: Exchange, request: HttpRequest, body: JSON, route: RouteIn
         raise from_httpx(exc, "waiting for the upstream response") from exc
     streaming = upstream.headers.get("content-type", "").startswith("text/event-stream")
     if upstream.status_code == 200 and streaming:
-        response = StreamingHttpResponse(_relay(ex, upstream), content_type="text/event-stream",
-                                         headers={"cache-control": "no-cache"})
+        response = StreamingHttpResponse(
+            _relay(ex, upstream), content_type="text/event-stream", headers={"cache-control": "no-cache"}
+        )
         _copy_headers(upstream.headers, response, ex)
         return response
     try:
@@ -79,8 +81,9 @@ async def forward(ex: Exchange, request: HttpRequest, body: JSON, route: RouteIn
     finally:
         await upstream.aclose()
     _record_reply(ex, upstream.status_code, raw, upstream.headers, endpoint)
-    response = HttpResponse(raw, status=upstream.status_code,
-                            content_type=upstream.headers.get("content-type", "application/json"))
+    response = HttpResponse(
+        raw, status=upstream.status_code, content_type=upstream.headers.get("content-type", "application/json")
+    )
     _copy_headers(upstream.headers, response, ex)
     return response
 
@@ -112,8 +115,11 @@ async def _relay(ex: Exchange, upstream: httpx.Response) -> AsyncIterator[bytes]
     except httpx.HTTPError as exc:
         error = from_httpx(exc, "reading the upstream stream").error
         ex.failed(error.status, error.error_type, error.message)
-        yield b"event: error\ndata: " + orjson.dumps(
-            {"type": "error", "error": {"type": error.error_type, "message": error.message}}) + b"\n\n"
+        yield (
+            b"event: error\ndata: "
+            + orjson.dumps({"type": "error", "error": {"type": error.error_type, "message": error.message}})
+            + b"\n\n"
+        )
     except (asyncio.CancelledError, GeneratorExit):
         ex.cancelled()
         raise

@@ -43,6 +43,7 @@ def translate_request(body: JSON, route: RouteInfo, body_size: int) -> tuple[JSO
 async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body_size: int) -> HttpResponse:
     """Translate, call (with retries and fallbacks before any byte is sent), translate back."""
     if body.get("stream"):
+
         async def open_stream(r: RouteInfo) -> tuple[httpx.Response, Context]:
             upstream, ctx = translate_request(body, r, body_size)
             return await openai.open_response(client_for(r.provider), r.provider, upstream), ctx

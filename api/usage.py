@@ -74,8 +74,9 @@ class UsageWriter:
             with self._lock:
                 self._pending -= 1
                 self.dropped += 1
-            log.error("usage queue full (%d rows): dropped the row of request %s",
-                      settings.USAGE_QUEUE_MAX, rec.request_id)
+            log.error(
+                "usage queue full (%d rows): dropped the row of request %s", settings.USAGE_QUEUE_MAX, rec.request_id
+            )
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued row is written; False if that took longer than `timeout`."""
@@ -187,8 +188,11 @@ def _touch_keys(batch: list[UsageRecord]) -> None:
     from routing.models import ProxyKey
 
     now = time.monotonic()
-    due = {r.key_id: r.created_at for r in batch if r.key_id is not None
-           and now - _key_touched.get(r.key_id, -_KEY_TOUCH_SECONDS) >= _KEY_TOUCH_SECONDS}
+    due = {
+        r.key_id: r.created_at
+        for r in batch
+        if r.key_id is not None and now - _key_touched.get(r.key_id, -_KEY_TOUCH_SECONDS) >= _KEY_TOUCH_SECONDS
+    }
     for key_id, when in due.items():
         ProxyKey.objects.filter(pk=key_id).update(last_used_at=when)
         _key_touched[key_id] = now

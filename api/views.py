@@ -40,8 +40,13 @@ def parse_body(request: HttpRequest, *, counting: bool = False) -> JSON:
     except RequestDataTooBig:
         raw = None
     if raw is None or len(raw) > settings.MAX_BODY_BYTES:
-        raise GatewayError(ApiError(413, "request_too_large",
-                                    f"Request exceeds the maximum allowed size of {settings.MAX_BODY_BYTES} bytes."))
+        raise GatewayError(
+            ApiError(
+                413,
+                "request_too_large",
+                f"Request exceeds the maximum allowed size of {settings.MAX_BODY_BYTES} bytes.",
+            )
+        )
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -135,8 +140,12 @@ def health(request: HttpRequest) -> HttpResponse:
         database = "unavailable"
     status = 200 if database == "ok" else 503
     return json_response(
-        {"status": "ok" if status == 200 else "degraded", "database": database,
-         "version": settings.VERSION, "usage_queue": writer.depth},
+        {
+            "status": "ok" if status == 200 else "degraded",
+            "database": database,
+            "version": settings.VERSION,
+            "usage_queue": writer.depth,
+        },
         status=status,
     )
 
@@ -158,5 +167,6 @@ async def test_connection(request: HttpRequest) -> HttpResponse:
     if name and not results:
         return error_response(ApiError(404, "not_found_error", f"No enabled provider named {name!r}."), request_id)
     ok = all(r["status"] == "ok" for r in results)
-    return json_response({"status": "ok" if ok else "failed", "providers": results},
-                         status=200 if ok else 502, request_id=request_id)
+    return json_response(
+        {"status": "ok" if ok else "failed", "providers": results}, status=200 if ok else 502, request_id=request_id
+    )

@@ -22,7 +22,6 @@ if _ENV_FILE.is_file():
     env.read_env(str(_ENV_FILE), overwrite=False)
 
 
-
 def _number(name: str, default, kind=int):
     """An int or float setting; empty means the default, a bad value stops start-up with its name."""
     raw = os.environ.get(name, "").strip()

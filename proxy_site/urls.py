@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from api import views
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("v1/messages/count_tokens", views.count_tokens, name="count-tokens"),
     re_path(r"^v1/(?P<path>.*)$", views.not_found),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("routing.rest.urls")),
 ]
 
 admin.site.site_header = "Anthropic gateway"

@@ -52,7 +52,10 @@ class ProviderAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "kind", "profile", "base_url", "enabled", "managed_by_env")}),
         ("Credentials", {"fields": ("masked_key", "api_key", "clear_api_key", "extra_headers", "api_version")}),
-        ("Limits", {"fields": ("connect_timeout", "read_timeout", "first_byte_timeout", "max_retries", "max_output_tokens")}),
+        (
+            "Limits",
+            {"fields": ("connect_timeout", "read_timeout", "first_byte_timeout", "max_retries", "max_output_tokens")},
+        ),
         (None, {"fields": ("created_at", "updated_at")}),
     )
 
@@ -98,8 +101,15 @@ class ProxyKeyForm(forms.ModelForm):
     class Meta:
         model = ProxyKey
         fields = (
-            "user", "name", "expires_at", "revoked_at", "allowed_models",
-            "rpm_limit", "tpm_limit", "budget_tokens", "budget_period",
+            "user",
+            "name",
+            "expires_at",
+            "revoked_at",
+            "allowed_models",
+            "rpm_limit",
+            "tpm_limit",
+            "budget_tokens",
+            "budget_period",
         )
 
 
@@ -158,8 +168,13 @@ class ProxyKeyAdmin(admin.ModelAdmin):
         secret = getattr(request, "_issued_secret", None)
         if secret is None:
             return super().response_add(request, obj, post_url_continue)
-        context = {**self.admin_site.each_context(request), "key": obj, "secret": secret,
-                   "opts": self.model._meta, "title": "Key issued"}
+        context = {
+            **self.admin_site.each_context(request),
+            "key": obj,
+            "secret": secret,
+            "opts": self.model._meta,
+            "title": "Key issued",
+        }
         response = TemplateResponse(request, "admin/routing/key_issued.html", context)
         response["Cache-Control"] = "no-store"
         return response

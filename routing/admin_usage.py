@@ -16,9 +16,26 @@ from routing import usage_stats
 from routing.models import UsageLog
 
 CSV_FIELDS = (
-    "created_at", "request_id", "user__username", "key__prefix", "client_ip", "endpoint", "requested_model",
-    "provider_name", "upstream_model", "stream", "status", "error_type", "error_message", "input_tokens",
-    "output_tokens", "cache_read_tokens", "cache_creation_tokens", "estimated", "latency_ms", "ttft_ms",
+    "created_at",
+    "request_id",
+    "user__username",
+    "key__prefix",
+    "client_ip",
+    "endpoint",
+    "requested_model",
+    "provider_name",
+    "upstream_model",
+    "stream",
+    "status",
+    "error_type",
+    "error_message",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "estimated",
+    "latency_ms",
+    "ttft_ms",
     "attempts",
 )
 
@@ -54,8 +71,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(UsageLog)
 class UsageLogAdmin(ReadOnlyAdmin):
     list_display = (
-        "created_at", "user", "key_prefix", "requested_model", "provider_name", "upstream_model",
-        "stream", "status_badge", "input_tokens", "output_tokens", "cache_read_tokens", "latency_ms",
+        "created_at",
+        "user",
+        "key_prefix",
+        "requested_model",
+        "provider_name",
+        "upstream_model",
+        "stream",
+        "status_badge",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "latency_ms",
     )
     list_filter = ("created_at", "status", "stream", "provider_name", "requested_model", "user", "key", "estimated")
     list_select_related = ("user", "key")

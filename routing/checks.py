@@ -20,9 +20,7 @@ def secrets_check(app_configs, **kwargs):
         try:
             credentials.encrypt("check")
         except ValueError as exc:
-            errors.append(
-                Error(f"PROXY_ENCRYPTION_KEY is not a valid Fernet key: {exc}", id="proxy.E002")
-            )
+            errors.append(Error(f"PROXY_ENCRYPTION_KEY is not a valid Fernet key: {exc}", id="proxy.E002"))
     return errors
 
 
@@ -34,7 +32,5 @@ def settings_check(app_configs, **kwargs):
     if settings.LOG_BODIES not in ("off", "errors", "all"):
         problems.append(Error("LOG_BODIES must be off, errors or all.", id="proxy.E004"))
     if settings.AUTH_MODE == "open":
-        problems.append(
-            Warning("AUTH_MODE=open: any client can use this gateway without a key.", id="proxy.W001")
-        )
+        problems.append(Warning("AUTH_MODE=open: any client can use this gateway without a key.", id="proxy.W001"))
     return problems

@@ -20,9 +20,7 @@ class Provider(models.Model):
 
     name = models.SlugField(max_length=64, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OPENAI)
-    base_url = models.URLField(
-        max_length=500, help_text="e.g. https://api.openai.com/v1 or http://localhost:11434/v1"
-    )
+    base_url = models.URLField(max_length=500, help_text="e.g. https://api.openai.com/v1 or http://localhost:11434/v1")
     api_key_encrypted = models.TextField(blank=True, editable=False)
     extra_headers = models.JSONField(default=dict, blank=True, help_text="Sent with every upstream call.")
     profile = models.CharField(
@@ -35,7 +33,9 @@ class Provider(models.Model):
         max_length=32, blank=True, help_text="Azure OpenAI: the api-version query parameter."
     )
     connect_timeout = models.FloatField(default=10.0, help_text="Seconds.")
-    read_timeout = models.FloatField(default=90.0, help_text="Seconds of silence allowed between bytes from the upstream.")
+    read_timeout = models.FloatField(
+        default=90.0, help_text="Seconds of silence allowed between bytes from the upstream."
+    )
     first_byte_timeout = models.FloatField(
         default=600.0, help_text="Seconds a stream may wait for its first token (long reasoning); 0 turns it off."
     )
@@ -85,9 +85,7 @@ class ModelRoute(models.Model):
         settings.AUTH_USER_MODEL, blank=True, related_name="model_routes", help_text="Empty: everyone."
     )
     groups = models.ManyToManyField(Group, blank=True, related_name="model_routes")
-    fallbacks = models.ManyToManyField(
-        "self", through="RouteFallback", symmetrical=False, related_name="+", blank=True
-    )
+    fallbacks = models.ManyToManyField("self", through="RouteFallback", symmetrical=False, related_name="+", blank=True)
     enabled = models.BooleanField(default=True)
     note = models.CharField(max_length=300, blank=True)
     managed_by_env = models.BooleanField(default=False, editable=False)

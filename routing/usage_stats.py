@@ -12,8 +12,10 @@ from django.utils import timezone
 from routing.models import ProxyKey, UsageLog, budget_period_start
 
 TOTAL_TOKENS = (
-    Coalesce(Sum("input_tokens"), 0) + Coalesce(Sum("output_tokens"), 0)
-    + Coalesce(Sum("cache_read_tokens"), 0) + Coalesce(Sum("cache_creation_tokens"), 0)
+    Coalesce(Sum("input_tokens"), 0)
+    + Coalesce(Sum("output_tokens"), 0)
+    + Coalesce(Sum("cache_read_tokens"), 0)
+    + Coalesce(Sum("cache_creation_tokens"), 0)
 )
 TOTALS = {
     "requests": Count("id"),
@@ -40,8 +42,7 @@ def per_day(rows: QuerySet[UsageLog], days: int) -> list[dict]:
     found = {r["day"]: r for r in rows.annotate(day=TruncDate("created_at")).values("day").annotate(**TOTALS)}
     today = timezone.localdate()
     empty = dict.fromkeys(TOTALS, 0)
-    return [{"day": d, **found.get(d, empty)}
-            for d in (today - timedelta(days=n) for n in range(days - 1, -1, -1))]
+    return [{"day": d, **found.get(d, empty)} for d in (today - timedelta(days=n) for n in range(days - 1, -1, -1))]
 
 
 def totals(rows: QuerySet[UsageLog]) -> dict:
@@ -59,8 +60,11 @@ class KeyUsage:
 def key_usage(key: ProxyKey) -> KeyUsage:
     everything = UsageLog.objects.filter(key=key).aggregate(tokens=TOTAL_TOKENS, requests=Count("id"))
     start = budget_period_start(key.budget_period)
-    period = everything["tokens"] if start is None else (
-        UsageLog.objects.filter(key=key, created_at__gte=start).aggregate(tokens=TOTAL_TOKENS)["tokens"])
+    period = (
+        everything["tokens"]
+        if start is None
+        else (UsageLog.objects.filter(key=key, created_at__gte=start).aggregate(tokens=TOTAL_TOKENS)["tokens"])
+    )
     remaining = None if key.budget_tokens is None else max(key.budget_tokens - period, 0)
     return KeyUsage(everything["tokens"], everything["requests"], period, remaining)
 
@@ -82,8 +86,13 @@ def bars(points: list[tuple[date, int]], *, width: int = 720, height: int = 160)
     peak = max(v for _, v in points) or 1
     slot = width // len(points)
     return [
-        Bar(x=i * slot + 1, y=height - max(1, round(v / peak * (height - 2))) if v else height - 1,
-            width=max(slot - 2, 1), height=max(1, round(v / peak * (height - 2))) if v else 1,
-            label=d.isoformat(), value=v)
+        Bar(
+            x=i * slot + 1,
+            y=height - max(1, round(v / peak * (height - 2))) if v else height - 1,
+            width=max(slot - 2, 1),
+            height=max(1, round(v / peak * (height - 2))) if v else 1,
+            label=d.isoformat(),
+            value=v,
+        )
         for i, (d, v) in enumerate(points)
     ]

@@ -18,11 +18,21 @@ def staff_client(client):
 
 
 def test_adding_a_provider_stores_its_key_encrypted_and_never_shows_it(staff_client):
-    response = staff_client.post("/admin/routing/provider/add/", {
-        "name": "deepseek", "kind": "openai", "profile": "deepseek", "base_url": "https://api.deepseek.test/v1",
-        "api_key": "sk-deepseek-very-secret-4321", "extra_headers": "{}", "connect_timeout": "10",
-        "read_timeout": "90", "max_retries": "2", "enabled": "on",
-    })
+    response = staff_client.post(
+        "/admin/routing/provider/add/",
+        {
+            "name": "deepseek",
+            "kind": "openai",
+            "profile": "deepseek",
+            "base_url": "https://api.deepseek.test/v1",
+            "api_key": "sk-deepseek-very-secret-4321",
+            "extra_headers": "{}",
+            "connect_timeout": "10",
+            "read_timeout": "90",
+            "max_retries": "2",
+            "enabled": "on",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     provider = Provider.objects.get(name="deepseek")
     assert provider.api_key == "sk-deepseek-very-secret-4321"
@@ -34,11 +44,21 @@ def test_adding_a_provider_stores_its_key_encrypted_and_never_shows_it(staff_cli
 
 def test_saving_a_provider_with_a_blank_key_keeps_the_stored_one(staff_client):
     provider = make_provider(api_key="sk-keep-me-please-0000")
-    response = staff_client.post(f"/admin/routing/provider/{provider.pk}/change/", {
-        "name": provider.name, "kind": "openai", "profile": "openai", "base_url": provider.base_url,
-        "api_key": "", "extra_headers": "{}", "connect_timeout": "5", "read_timeout": "60",
-        "max_retries": "1", "enabled": "on",
-    })
+    response = staff_client.post(
+        f"/admin/routing/provider/{provider.pk}/change/",
+        {
+            "name": provider.name,
+            "kind": "openai",
+            "profile": "openai",
+            "base_url": provider.base_url,
+            "api_key": "",
+            "extra_headers": "{}",
+            "connect_timeout": "5",
+            "read_timeout": "60",
+            "max_retries": "1",
+            "enabled": "on",
+        },
+    )
     assert response.status_code == 302
     provider.refresh_from_db()
     assert provider.api_key == "sk-keep-me-please-0000" and provider.read_timeout == 60
@@ -46,19 +66,32 @@ def test_saving_a_provider_with_a_blank_key_keeps_the_stored_one(staff_client):
 
 def test_adding_a_route_through_the_admin(staff_client):
     provider = make_provider()
-    response = staff_client.post("/admin/routing/modelroute/add/", {
-        "priority": "10", "pattern": "*haiku*", "provider": provider.pk, "target_model": "gpt-4o-mini",
-        "enabled": "on", "fallback_links-TOTAL_FORMS": "0", "fallback_links-INITIAL_FORMS": "0",
-    })
+    response = staff_client.post(
+        "/admin/routing/modelroute/add/",
+        {
+            "priority": "10",
+            "pattern": "*haiku*",
+            "provider": provider.pk,
+            "target_model": "gpt-4o-mini",
+            "enabled": "on",
+            "fallback_links-TOTAL_FORMS": "0",
+            "fallback_links-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert ModelRoute.objects.get(pattern="*haiku*").target_model == "gpt-4o-mini"
 
 
 def test_issuing_a_key_shows_the_secret_once_and_stores_only_its_hash(staff_client):
     user = make_user(username="dev1")
-    response = staff_client.post("/admin/routing/proxykey/add/", {
-        "user": user.pk, "name": "ci", "budget_period": "month",
-    })
+    response = staff_client.post(
+        "/admin/routing/proxykey/add/",
+        {
+            "user": user.pk,
+            "name": "ci",
+            "budget_period": "month",
+        },
+    )
     page = response.content.decode()
     secrets_shown = re.findall(r"sk-proxy-[A-Za-z0-9_-]{32,}", page)
     assert response.status_code == 200 and len(set(secrets_shown)) == 1
@@ -90,9 +123,15 @@ def _usage(key, day_offset=0, **fields):
 
     fields.setdefault("input_tokens", 100)
     fields.setdefault("output_tokens", 20)
-    return UsageLog.objects.create(request_id=f"req_{UsageLog.objects.count()}", key=key, user=key.user,
-                                   requested_model="claude-opus-4-8", provider_name="openai-main",
-                                   created_at=timezone.now() - timedelta(days=day_offset), **fields)
+    return UsageLog.objects.create(
+        request_id=f"req_{UsageLog.objects.count()}",
+        key=key,
+        user=key.user,
+        requested_model="claude-opus-4-8",
+        provider_name="openai-main",
+        created_at=timezone.now() - timedelta(days=day_offset),
+        **fields,
+    )
 
 
 def test_the_summary_page_totals_per_user_and_draws_a_chart(staff_client):
@@ -127,11 +166,21 @@ def test_a_keys_page_shows_its_usage_and_remaining_budget(staff_client):
 
 def test_admin_changes_are_recorded_and_visible(staff_client):
     provider = make_provider()
-    response = staff_client.post(f"/admin/routing/provider/{provider.pk}/change/", {
-        "name": provider.name, "kind": "openai", "profile": "openai", "base_url": provider.base_url,
-        "api_key": "", "extra_headers": "{}", "connect_timeout": "5", "read_timeout": "30",
-        "max_retries": "1", "enabled": "on",
-    })
+    response = staff_client.post(
+        f"/admin/routing/provider/{provider.pk}/change/",
+        {
+            "name": provider.name,
+            "kind": "openai",
+            "profile": "openai",
+            "base_url": provider.base_url,
+            "api_key": "",
+            "extra_headers": "{}",
+            "connect_timeout": "5",
+            "read_timeout": "30",
+            "max_retries": "1",
+            "enabled": "on",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     page = staff_client.get("/admin/admin/logentry/").content.decode()
     assert provider.name in page and "Changed" in page

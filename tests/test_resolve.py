@@ -9,8 +9,14 @@ PROVIDER = ProviderInfo(id=1, name="p", kind="openai", base_url="http://x", api_
 
 def route(id, pattern, priority=100, users=(), groups=()):
     return RouteInfo(
-        id=id, priority=priority, pattern=pattern, provider=PROVIDER, target_model=f"m{id}",
-        user_ids=frozenset(users), group_ids=frozenset(groups), regex=compile_pattern(pattern),
+        id=id,
+        priority=priority,
+        pattern=pattern,
+        provider=PROVIDER,
+        target_model=f"m{id}",
+        user_ids=frozenset(users),
+        group_ids=frozenset(groups),
+        regex=compile_pattern(pattern),
     )
 
 

@@ -24,7 +24,7 @@ def test_an_issued_keys_secret_is_not_in_the_database():
     key, secret = make_key()
     dump = _dump_database()
     assert secret not in dump
-    assert secret[len(key.prefix):] not in dump
+    assert secret[len(key.prefix) :] not in dump
     assert ProxyKey.objects.get(pk=key.pk).secret_hash in dump
 
 

@@ -10,10 +10,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _check(tmp_path, **env):
     environment = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "PROXY_ENCRYPTION_KEY")}
-    environment.update(SECRETS_DIR=str(tmp_path / "secrets"), ENV_FILE=str(tmp_path / "none.env"),
-                       DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", **env)
-    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=120)
+    environment.update(
+        SECRETS_DIR=str(tmp_path / "secrets"),
+        ENV_FILE=str(tmp_path / "none.env"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        **env,
+    )
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_missing_secrets_with_debug_off_fail_the_system_check(tmp_path):

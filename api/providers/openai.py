@@ -38,8 +38,9 @@ def upstream_headers(provider: ProviderInfo) -> dict[str, str]:
 
 async def open_response(client: httpx.AsyncClient, provider: ProviderInfo, body: dict) -> httpx.Response:
     """POST and wait for the status line; a non-2xx becomes a `ProviderError` with the body read."""
-    request = client.build_request("POST", chat_url(provider), content=orjson.dumps(body),
-                                   headers=upstream_headers(provider))
+    request = client.build_request(
+        "POST", chat_url(provider), content=orjson.dumps(body), headers=upstream_headers(provider)
+    )
     try:
         response = await client.send(request, stream=True)
     except httpx.HTTPError as exc:

@@ -56,9 +56,7 @@ def _patterns(*patterns: str) -> tuple[re.Pattern[str], ...]:
 # is too large: 8000", "You passed 9000 input tokens and requested 0 output tokens. However, the model's
 # context length is only 8192 tokens"; Gemini: "The input token count (1200000) exceeds the maximum number
 # of tokens allowed (1048576)". llama.cpp sends `n_prompt_tokens` / `n_ctx` fields instead.
-_LIMIT_RES = _patterns(
-    r"context (?:length|window)\D{0,12}?(\d[\d,]*) tokens", r"tokens allowed \((\d[\d,]*)\)"
-)
+_LIMIT_RES = _patterns(r"context (?:length|window)\D{0,12}?(\d[\d,]*) tokens", r"tokens allowed \((\d[\d,]*)\)")
 _PROMPT_RES = _patterns(
     r"(\d[\d,]*) in the messages",
     r"(?:resulted in|has|passed) (\d[\d,]*) (?:input )?tokens",
@@ -203,9 +201,7 @@ def _parse_body(status: int, body: bytes | str) -> _Upstream:
         plain = None if _HTML_RE.search(text) else text
         return _Upstream(_clean(plain or f"{fallback} (non-JSON body)"), frozenset(), {})
     error, message = _find_error(data)
-    markers = frozenset(
-        str(v).lower() for k in ("type", "code", "status") if (v := error.get(k)) not in (None, "")
-    )
+    markers = frozenset(str(v).lower() for k in ("type", "code", "status") if (v := error.get(k)) not in (None, ""))
     if not message or _HTML_RE.search(message):
         message = f"{fallback} (no error message)"
     return _Upstream(_clean(message), markers, error)

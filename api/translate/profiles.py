@@ -103,9 +103,7 @@ PROFILES: dict[str, Profile] = {
         clean_schema=True,
         null_assistant_content=False,
     ),
-    "openrouter": Profile(
-        name="openrouter", reasoning_style="openrouter", efforts=_ALL_EFFORTS, top_k=True, pdf=True
-    ),
+    "openrouter": Profile(name="openrouter", reasoning_style="openrouter", efforts=_ALL_EFFORTS, top_k=True, pdf=True),
     "mistral": Profile(name="mistral", reasoning_style="none", mistral_ids=True),
 }
 

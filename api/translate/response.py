@@ -32,9 +32,7 @@ def to_anthropic_message(completion: Any, ctx: Context) -> AnthropicMessage:
     content: list[JSON] = []
     reasoning = reasoning_text(message)
     if ctx.thinking and reasoning:
-        content.append(
-            {"type": "thinking", "thinking": reasoning, "signature": ids.thinking_signature(reasoning)}
-        )
+        content.append({"type": "thinking", "thinking": reasoning, "signature": ids.thinking_signature(reasoning)})
     text = content_text(message.get("content"))
     if text:
         content.append({"type": "text", "text": text})

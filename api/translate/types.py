@@ -12,9 +12,7 @@ from typing import Any, Literal, TypedDict
 
 JSON = dict[str, Any]
 
-StopReason = Literal[
-    "end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"
-]
+StopReason = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"]
 ErrorType = Literal[
     "invalid_request_error",
     "authentication_error",

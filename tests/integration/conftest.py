@@ -44,9 +44,7 @@ async def usage_rows() -> list[UsageLog]:
 
 def sse(*chunks: dict | str) -> bytes:
     """An OpenAI stream body: each chunk as a `data:` line; strings are sent verbatim."""
-    return b"".join(
-        (c if isinstance(c, str) else "data: " + json.dumps(c) + "\n\n").encode() for c in chunks
-    )
+    return b"".join((c if isinstance(c, str) else "data: " + json.dumps(c) + "\n\n").encode() for c in chunks)
 
 
 def chunk(delta: dict | None = None, finish: str | None = None, usage: dict | None = None, choices=True) -> dict:
@@ -59,7 +57,9 @@ def chunk(delta: dict | None = None, finish: str | None = None, usage: dict | No
 
 def completion(message: dict, finish: str = "stop", usage: dict | None = None) -> dict:
     return {
-        "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o",
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "gpt-4o",
         "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}],
         "usage": usage or {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
     }
@@ -88,8 +88,8 @@ async def read_stream(response) -> list[dict]:
     for frame in raw.strip().split("\n\n"):
         lines = frame.split("\n")
         assert lines[0].startswith("event: ") and lines[1].startswith("data: "), frame
-        event = json.loads(lines[1][len("data: "):])
-        assert lines[0][len("event: "):] == event["type"]
+        event = json.loads(lines[1][len("data: ") :])
+        assert lines[0][len("event: ") :] == event["type"]
         events.append(event)
     return events
 

@@ -26,7 +26,8 @@ def _error(response, status, error_type):
 @pytest.fixture
 def ok_upstream(upstream):
     return upstream.post(f"{UPSTREAM}/chat/completions").mock(
-        return_value=httpx.Response(200, json=completion({"content": "ok"})))
+        return_value=httpx.Response(200, json=completion({"content": "ok"}))
+    )
 
 
 async def test_a_missing_key_is_401(gateway, ok_upstream, async_client):
@@ -47,8 +48,9 @@ async def test_a_revoked_key_is_refused_at_once_in_the_process_that_revoked_it(g
     key = gateway["key"]
     key.revoked_at = timezone.now()
     await key.asave()
-    assert "revoked" in _error(await _post(async_client, messages_body(), **{"x-api-key": secret}),
-                               401, "authentication_error")
+    assert "revoked" in _error(
+        await _post(async_client, messages_body(), **{"x-api-key": secret}), 401, "authentication_error"
+    )
 
 
 async def test_an_expired_key_is_401(gateway, ok_upstream, async_client):
@@ -59,8 +61,7 @@ async def test_an_expired_key_is_401(gateway, ok_upstream, async_client):
     assert "expired" in _error(response, 401, "authentication_error")
 
 
-async def test_a_bearer_token_and_the_anthropic_api_key_both_authenticate(gateway, ok_upstream, async_client,
-                                                                          settings):
+async def test_a_bearer_token_and_the_anthropic_api_key_both_authenticate(gateway, ok_upstream, async_client, settings):
     response = await _post(async_client, messages_body(), authorization=f"Bearer {gateway['secret']}")
     assert response.status_code == 200
     settings.ANTHROPIC_API_KEY = "shared-team-key"
@@ -93,10 +94,16 @@ async def test_a_model_no_route_serves_is_404(gateway, ok_upstream, async_client
     ("body", "needle"),
     [
         pytest.param("{not json", "not valid JSON", id="invalid-json"),
-        pytest.param(json.dumps({"model": "m", "messages": [{"role": "user", "content": "x"}]}), "max_tokens",
-                     id="missing-max-tokens"),
-        pytest.param(json.dumps(messages_body(messages=[{"role": "user", "content": [{"type": "hologram"}]}])),
-                     "messages.0.content.0", id="unknown-block-type"),
+        pytest.param(
+            json.dumps({"model": "m", "messages": [{"role": "user", "content": "x"}]}),
+            "max_tokens",
+            id="missing-max-tokens",
+        ),
+        pytest.param(
+            json.dumps(messages_body(messages=[{"role": "user", "content": [{"type": "hologram"}]}])),
+            "messages.0.content.0",
+            id="unknown-block-type",
+        ),
         pytest.param(json.dumps(messages_body(messages=[])), "messages", id="empty-messages"),
     ],
 )
@@ -115,29 +122,49 @@ async def test_an_upstream_connect_failure_is_502_and_a_timeout_504(gateway, ups
 
 
 async def test_an_upstream_503_is_529_overloaded_and_html_never_leaks(gateway, upstream, async_client):
-    upstream.post(f"{UPSTREAM}/chat/completions").mock(return_value=httpx.Response(
-        503, text="<html><body><h1>503 Service Unavailable</h1></body></html>",
-        headers={"content-type": "text/html"}))
+    upstream.post(f"{UPSTREAM}/chat/completions").mock(
+        return_value=httpx.Response(
+            503,
+            text="<html><body><h1>503 Service Unavailable</h1></body></html>",
+            headers={"content-type": "text/html"},
+        )
+    )
     response = await _post(async_client, messages_body(), **{"x-api-key": gateway["secret"]})
     assert "<html" not in _error(response, 529, "overloaded_error")
 
 
 async def test_context_length_errors_use_anthropic_wording(gateway, upstream, async_client):
-    upstream.post(f"{UPSTREAM}/chat/completions").mock(return_value=httpx.Response(400, json={"error": {
-        "message": "This model's maximum context length is 128000 tokens. However, your messages resulted in "
-                   "130000 tokens.", "type": "invalid_request_error", "code": "context_length_exceeded"}}))
+    upstream.post(f"{UPSTREAM}/chat/completions").mock(
+        return_value=httpx.Response(
+            400,
+            json={
+                "error": {
+                    "message": "This model's maximum context length is 128000 tokens. However, your messages resulted in "
+                    "130000 tokens.",
+                    "type": "invalid_request_error",
+                    "code": "context_length_exceeded",
+                }
+            },
+        )
+    )
     response = await _post(async_client, messages_body(), **{"x-api-key": gateway["secret"]})
     assert _error(response, 400, "invalid_request_error").startswith("prompt is too long")
 
 
 async def test_count_tokens_is_counted_locally(gateway, ok_upstream, async_client):
-    body = {"model": "claude-opus-4-8", "messages": [{"role": "user", "content": "hello there"}],
-            "system": "Be brief.", "tools": [{"name": "Bash", "input_schema": {"type": "object"}}]}
+    body = {
+        "model": "claude-opus-4-8",
+        "messages": [{"role": "user", "content": "hello there"}],
+        "system": "Be brief.",
+        "tools": [{"name": "Bash", "input_schema": {"type": "object"}}],
+    }
     headers = {"x-api-key": gateway["secret"]}
-    first = await async_client.post("/v1/messages/count_tokens?beta=true", data=json.dumps(body),
-                                    content_type="application/json", headers=headers)
+    first = await async_client.post(
+        "/v1/messages/count_tokens?beta=true", data=json.dumps(body), content_type="application/json", headers=headers
+    )
     body["messages"] += [{"role": "assistant", "content": "hi"}, {"role": "user", "content": "more words here"}]
-    second = await async_client.post("/v1/messages/count_tokens", data=json.dumps(body),
-                                     content_type="application/json", headers=headers)
+    second = await async_client.post(
+        "/v1/messages/count_tokens", data=json.dumps(body), content_type="application/json", headers=headers
+    )
     assert first.status_code == 200 and 0 < first.json()["input_tokens"] < second.json()["input_tokens"]
     assert not ok_upstream.called

@@ -11,12 +11,14 @@ from tests.integration.conftest import UPSTREAM, completion, messages_body, usag
 @pytest.fixture
 def ok_upstream(upstream):
     return upstream.post(f"{UPSTREAM}/chat/completions").mock(
-        return_value=httpx.Response(200, json=completion({"content": "the answer"})))
+        return_value=httpx.Response(200, json=completion({"content": "the answer"}))
+    )
 
 
 async def _post(async_client, secret, body):
-    return await async_client.post("/v1/messages", data=json.dumps(body), content_type="application/json",
-                                   headers={"x-api-key": secret})
+    return await async_client.post(
+        "/v1/messages", data=json.dumps(body), content_type="application/json", headers={"x-api-key": secret}
+    )
 
 
 async def test_bodies_are_not_logged_by_default(gateway, ok_upstream, async_client):
@@ -28,8 +30,14 @@ async def test_bodies_are_not_logged_by_default(gateway, ok_upstream, async_clie
 async def test_all_logs_bodies_with_keys_and_base64_removed(gateway, ok_upstream, async_client, settings):
     settings.LOG_BODIES = "all"
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "A" * 2000}}
-    body = messages_body(messages=[{"role": "user", "content": [
-        {"type": "text", "text": "my key is sk-live-abcdefghijklmnopqrstuvwxyz"}, image]}])
+    body = messages_body(
+        messages=[
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "my key is sk-live-abcdefghijklmnopqrstuvwxyz"}, image],
+            }
+        ]
+    )
     await _post(async_client, gateway["secret"], body)
     [row] = await usage_rows()
     assert "sk-live-abcdefghijklmnop" not in row.request_body and "sk-live-a[redacted]" in row.request_body

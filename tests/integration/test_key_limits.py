@@ -24,12 +24,14 @@ def _clear_counters():
 @pytest.fixture
 def ok_upstream(upstream):
     return upstream.post(f"{UPSTREAM}/chat/completions").mock(
-        return_value=httpx.Response(200, json=completion({"content": "ok"}, usage=USAGE)))
+        return_value=httpx.Response(200, json=completion({"content": "ok"}, usage=USAGE))
+    )
 
 
 async def _post(async_client, secret):
-    return await async_client.post("/v1/messages", data=json.dumps(messages_body()),
-                                   content_type="application/json", headers={"x-api-key": secret})
+    return await async_client.post(
+        "/v1/messages", data=json.dumps(messages_body()), content_type="application/json", headers={"x-api-key": secret}
+    )
 
 
 async def _limited_key(user, **limits):
@@ -74,7 +76,8 @@ async def test_an_exhausted_budget_is_429_and_not_worth_retrying(gateway, ok_ups
 
 async def test_a_budget_counts_usage_already_in_the_database(gateway, ok_upstream, async_client):
     key, secret = await _limited_key(gateway["key"].user, budget_tokens=150, budget_period="month")
-    await sync_to_async(UsageLog.objects.create)(request_id="req_old", key=key, user=key.user,
-                                                  input_tokens=100, output_tokens=60)
+    await sync_to_async(UsageLog.objects.create)(
+        request_id="req_old", key=key, user=key.user, input_tokens=100, output_tokens=60
+    )
     refused = await _post(async_client, secret)
     assert refused.status_code == 429 and ok_upstream.call_count == 0

@@ -19,8 +19,12 @@ USAGE = {"prompt_tokens": 12, "completion_tokens": 4, "total_tokens": 16}
 
 
 async def _post(async_client, secret, body):
-    return await async_client.post("/v1/messages", data=json.dumps({**body, "stream": True}),
-                                   content_type="application/json", headers={"x-api-key": secret})
+    return await async_client.post(
+        "/v1/messages",
+        data=json.dumps({**body, "stream": True}),
+        content_type="application/json",
+        headers={"x-api-key": secret},
+    )
 
 
 def _shape(events):
@@ -28,16 +32,32 @@ def _shape(events):
 
 
 async def test_a_text_stream_has_the_exact_anthropic_event_sequence(gateway, upstream, async_client):
-    route = upstream.post(f"{UPSTREAM}/chat/completions").mock(return_value=httpx.Response(200, content=sse(
-        chunk({"role": "assistant", "content": ""}), chunk({"content": "Hel"}), chunk({"content": "lo"}),
-        chunk(finish="stop"), chunk(choices=False, usage=USAGE), "data: [DONE]\n\n",
-    ), headers={"content-type": "text/event-stream"}))
+    route = upstream.post(f"{UPSTREAM}/chat/completions").mock(
+        return_value=httpx.Response(
+            200,
+            content=sse(
+                chunk({"role": "assistant", "content": ""}),
+                chunk({"content": "Hel"}),
+                chunk({"content": "lo"}),
+                chunk(finish="stop"),
+                chunk(choices=False, usage=USAGE),
+                "data: [DONE]\n\n",
+            ),
+            headers={"content-type": "text/event-stream"},
+        )
+    )
     response = await _post(async_client, gateway["secret"], messages_body())
     assert response.status_code == 200 and response["content-type"] == "text/event-stream"
     events = await read_stream(response)
-    assert _shape(events) == [("message_start", None), ("content_block_start", 0), ("content_block_delta", 0),
-                              ("content_block_delta", 0), ("content_block_stop", 0), ("message_delta", None),
-                              ("message_stop", None)]
+    assert _shape(events) == [
+        ("message_start", None),
+        ("content_block_start", 0),
+        ("content_block_delta", 0),
+        ("content_block_delta", 0),
+        ("content_block_stop", 0),
+        ("message_delta", None),
+        ("message_stop", None),
+    ]
     assert events[0]["message"]["model"] == "claude-opus-4-8"
     assert "".join(e["delta"]["text"] for e in events if e["type"] == "content_block_delta") == "Hello"
     assert events[5]["delta"]["stop_reason"] == "end_turn"
@@ -50,38 +70,80 @@ async def test_a_text_stream_has_the_exact_anthropic_event_sequence(gateway, ups
 
 
 async def test_text_then_parallel_tool_calls_stream_as_separate_blocks(gateway, upstream, async_client):
-    upstream.post(f"{UPSTREAM}/chat/completions").mock(return_value=httpx.Response(200, content=sse(
-        chunk({"content": "Let me look."}),
-        chunk({"tool_calls": [{"index": 0, "id": "call_a", "type": "function",
-                               "function": {"name": "Bash", "arguments": '{"comm'}}]}),
-        chunk({"tool_calls": [{"index": 0, "function": {"arguments": 'and":"ls"}'}}]}),
-        chunk({"tool_calls": [{"index": 1, "id": "call_b", "type": "function",
-                               "function": {"name": "Read", "arguments": '{"path":"x"}'}}]}),
-        chunk(finish="tool_calls"), chunk(choices=False, usage=USAGE), "data: [DONE]\n\n",
-    )))
+    upstream.post(f"{UPSTREAM}/chat/completions").mock(
+        return_value=httpx.Response(
+            200,
+            content=sse(
+                chunk({"content": "Let me look."}),
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_a",
+                                "type": "function",
+                                "function": {"name": "Bash", "arguments": '{"comm'},
+                            }
+                        ]
+                    }
+                ),
+                chunk({"tool_calls": [{"index": 0, "function": {"arguments": 'and":"ls"}'}}]}),
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": 1,
+                                "id": "call_b",
+                                "type": "function",
+                                "function": {"name": "Read", "arguments": '{"path":"x"}'},
+                            }
+                        ]
+                    }
+                ),
+                chunk(finish="tool_calls"),
+                chunk(choices=False, usage=USAGE),
+                "data: [DONE]\n\n",
+            ),
+        )
+    )
     events = await read_stream(await _post(async_client, gateway["secret"], messages_body()))
     starts = [e for e in events if e["type"] == "content_block_start"]
-    assert [(s["index"], s["content_block"]["type"]) for s in starts] == [(0, "text"), (1, "tool_use"),
-                                                                          (2, "tool_use")]
+    assert [(s["index"], s["content_block"]["type"]) for s in starts] == [(0, "text"), (1, "tool_use"), (2, "tool_use")]
     assert starts[1]["content_block"]["name"] == "Bash" and starts[1]["content_block"]["id"] == "call_a"
     for index, expected in ((1, {"command": "ls"}), (2, {"path": "x"})):
-        fragments = [e["delta"]["partial_json"] for e in events
-                     if e["type"] == "content_block_delta" and e["index"] == index]
+        fragments = [
+            e["delta"]["partial_json"] for e in events if e["type"] == "content_block_delta" and e["index"] == index
+        ]
         assert json.loads("".join(fragments)) == expected
     # One block open at a time: each block stops before the next starts.
     order = [(e["type"], e.get("index")) for e in events if e["type"] in ("content_block_start", "content_block_stop")]
-    assert order == [("content_block_start", 0), ("content_block_stop", 0), ("content_block_start", 1),
-                     ("content_block_stop", 1), ("content_block_start", 2), ("content_block_stop", 2)]
+    assert order == [
+        ("content_block_start", 0),
+        ("content_block_stop", 0),
+        ("content_block_start", 1),
+        ("content_block_stop", 1),
+        ("content_block_start", 2),
+        ("content_block_stop", 2),
+    ]
     assert next(e for e in events if e["type"] == "message_delta")["delta"]["stop_reason"] == "tool_use"
 
 
 async def test_reasoning_becomes_a_thinking_block_when_thinking_was_asked(gateway, upstream, async_client):
     gateway["provider"].profile = "deepseek"
     await gateway["provider"].asave()
-    upstream.post(f"{UPSTREAM}/chat/completions").mock(return_value=httpx.Response(200, content=sse(
-        chunk({"reasoning_content": "Think"}), chunk({"reasoning_content": "ing."}), chunk({"content": "Answer"}),
-        chunk(finish="stop"), chunk(choices=False, usage=USAGE), "data: [DONE]\n\n",
-    )))
+    upstream.post(f"{UPSTREAM}/chat/completions").mock(
+        return_value=httpx.Response(
+            200,
+            content=sse(
+                chunk({"reasoning_content": "Think"}),
+                chunk({"reasoning_content": "ing."}),
+                chunk({"content": "Answer"}),
+                chunk(finish="stop"),
+                chunk(choices=False, usage=USAGE),
+                "data: [DONE]\n\n",
+            ),
+        )
+    )
     body = messages_body(thinking={"type": "enabled", "budget_tokens": 2048})
     events = await read_stream(await _post(async_client, gateway["secret"], body))
     blocks = [e["content_block"]["type"] for e in events if e["type"] == "content_block_start"]
@@ -91,12 +153,14 @@ async def test_reasoning_becomes_a_thinking_block_when_thinking_was_asked(gatewa
     assert deltas[-1]["signature"]
 
 
-async def test_an_upstream_429_before_the_first_byte_is_a_json_error_with_retry_after(
-    gateway, upstream, async_client
-):
-    upstream.post(f"{UPSTREAM}/chat/completions").mock(return_value=httpx.Response(
-        429, json={"error": {"message": "Rate limit reached", "type": "rate_limit_error"}},
-        headers={"retry-after": "7"}))
+async def test_an_upstream_429_before_the_first_byte_is_a_json_error_with_retry_after(gateway, upstream, async_client):
+    upstream.post(f"{UPSTREAM}/chat/completions").mock(
+        return_value=httpx.Response(
+            429,
+            json={"error": {"message": "Rate limit reached", "type": "rate_limit_error"}},
+            headers={"retry-after": "7"},
+        )
+    )
     response = await _post(async_client, gateway["secret"], messages_body())
     assert response.status_code == 429
     assert response["content-type"] == "application/json" and response["retry-after"] == "7"
@@ -107,9 +171,15 @@ async def test_an_upstream_429_before_the_first_byte_is_a_json_error_with_retry_
 
 
 async def test_an_in_band_error_mid_stream_is_an_error_event_without_message_stop(gateway, upstream, async_client):
-    upstream.post(f"{UPSTREAM}/chat/completions").mock(return_value=httpx.Response(200, content=sse(
-        chunk({"content": "partial"}), {"error": {"message": "model crashed", "type": "server_error"}},
-    )))
+    upstream.post(f"{UPSTREAM}/chat/completions").mock(
+        return_value=httpx.Response(
+            200,
+            content=sse(
+                chunk({"content": "partial"}),
+                {"error": {"message": "model crashed", "type": "server_error"}},
+            ),
+        )
+    )
     events = await read_stream(await _post(async_client, gateway["secret"], messages_body()))
     assert events[-1]["type"] == "error"
     assert "message_stop" not in [e["type"] for e in events]
@@ -118,8 +188,9 @@ async def test_an_in_band_error_mid_stream_is_an_error_event_without_message_sto
 
 
 async def test_a_truncated_stream_ends_with_an_error_event_not_a_fake_finish(gateway, upstream, async_client):
-    upstream.post(f"{UPSTREAM}/chat/completions").mock(return_value=httpx.Response(200, content=sse(
-        chunk({"content": "The answer is"}))))
+    upstream.post(f"{UPSTREAM}/chat/completions").mock(
+        return_value=httpx.Response(200, content=sse(chunk({"content": "The answer is"})))
+    )
     events = await read_stream(await _post(async_client, gateway["secret"], messages_body()))
     assert events[-1]["type"] == "error" and events[-1]["error"]["type"] == "api_error"
     assert not {"message_delta", "message_stop"} & {e["type"] for e in events}
@@ -165,15 +236,18 @@ async def test_a_stream_still_running_when_the_shutdown_grace_ends_gets_an_error
         events = await read_stream(response)
     finally:
         lifecycle.reset()
-    assert events[-1] == {"type": "error", "error": {
-        "type": "overloaded_error", "message": "The gateway is restarting; please retry the request."}}
+    assert events[-1] == {
+        "type": "error",
+        "error": {"type": "overloaded_error", "message": "The gateway is restarting; please retry the request."},
+    }
     assert body.closed
     [row] = await usage_rows()
     assert (row.status, row.error_type) == (529, "overloaded_error")
 
 
-async def test_a_stream_with_no_first_token_in_time_ends_with_a_timeout_event(gateway, upstream, async_client,
-                                                                              settings):
+async def test_a_stream_with_no_first_token_in_time_ends_with_a_timeout_event(
+    gateway, upstream, async_client, settings
+):
     settings.PING_INTERVAL = 0.05
     gateway["provider"].first_byte_timeout = 0.2
     await gateway["provider"].asave()

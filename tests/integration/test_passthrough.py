@@ -36,14 +36,22 @@ def anthropic_gateway(transactional_db, settings):
     assert writer.flush(10.0), "usage rows were still queued at the end of the test"
 
 
-async def test_a_stream_is_relayed_byte_for_byte_with_the_providers_key(anthropic_gateway, upstream,
-                                                                         async_client):
-    route = upstream.post(f"{ANTHROPIC}/v1/messages").mock(return_value=httpx.Response(
-        200, content=SSE_BODY, headers={"content-type": "text/event-stream", "request-id": "req_upstream"}))
+async def test_a_stream_is_relayed_byte_for_byte_with_the_providers_key(anthropic_gateway, upstream, async_client):
+    route = upstream.post(f"{ANTHROPIC}/v1/messages").mock(
+        return_value=httpx.Response(
+            200, content=SSE_BODY, headers={"content-type": "text/event-stream", "request-id": "req_upstream"}
+        )
+    )
     response = await async_client.post(
-        "/v1/messages?beta=true", data=json.dumps(messages_body(stream=True)), content_type="application/json",
-        headers={"x-api-key": anthropic_gateway, "anthropic-beta": "interleaved-thinking-2025-05-14",
-                 "anthropic-version": "2023-06-01"})
+        "/v1/messages?beta=true",
+        data=json.dumps(messages_body(stream=True)),
+        content_type="application/json",
+        headers={
+            "x-api-key": anthropic_gateway,
+            "anthropic-beta": "interleaved-thinking-2025-05-14",
+            "anthropic-version": "2023-06-01",
+        },
+    )
     relayed = b"".join([part async for part in response.streaming_content])
     assert relayed == SSE_BODY
     sent = route.calls.last.request
@@ -57,22 +65,40 @@ async def test_a_stream_is_relayed_byte_for_byte_with_the_providers_key(anthropi
     assert (row.input_tokens, row.output_tokens, row.status) == (25, 9, 200)
 
 
-async def test_proxy_made_thinking_blocks_are_removed_before_forwarding(anthropic_gateway, upstream,
-                                                                       async_client):
-    route = upstream.post(f"{ANTHROPIC}/v1/messages").mock(return_value=httpx.Response(
-        200, json={"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x", "content": [],
-                   "stop_reason": "end_turn", "stop_sequence": None,
-                   "usage": {"input_tokens": 5, "output_tokens": 1}}))
+async def test_proxy_made_thinking_blocks_are_removed_before_forwarding(anthropic_gateway, upstream, async_client):
+    route = upstream.post(f"{ANTHROPIC}/v1/messages").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-x",
+                "content": [],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 5, "output_tokens": 1},
+            },
+        )
+    )
     history = [
         {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": [
-            {"type": "thinking", "thinking": "hmm", "signature": thinking_signature("hmm")},
-            {"type": "text", "text": "Hello"},
-            {"type": "tool_use", "id": "functions.Bash:0", "name": "Bash", "input": {}}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "hmm", "signature": thinking_signature("hmm")},
+                {"type": "text", "text": "Hello"},
+                {"type": "tool_use", "id": "functions.Bash:0", "name": "Bash", "input": {}},
+            ],
+        },
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "functions.Bash:0", "content": "ok"}]},
     ]
-    response = await async_client.post("/v1/messages", data=json.dumps(messages_body(messages=history)),
-                                       content_type="application/json", headers={"x-api-key": anthropic_gateway})
+    response = await async_client.post(
+        "/v1/messages",
+        data=json.dumps(messages_body(messages=history)),
+        content_type="application/json",
+        headers={"x-api-key": anthropic_gateway},
+    )
     assert response.status_code == 200
     sent = json.loads(route.calls.last.request.content)["messages"]
     assert [b["type"] for b in sent[1]["content"]] == ["text", "tool_use"]
@@ -82,11 +108,14 @@ async def test_proxy_made_thinking_blocks_are_removed_before_forwarding(anthropi
 
 async def test_count_tokens_is_forwarded_to_the_anthropic_upstream(anthropic_gateway, upstream, async_client):
     route = upstream.post(f"{ANTHROPIC}/v1/messages/count_tokens").mock(
-        return_value=httpx.Response(200, json={"input_tokens": 42}))
+        return_value=httpx.Response(200, json={"input_tokens": 42})
+    )
     response = await async_client.post(
-        "/v1/messages/count_tokens?beta=true", content_type="application/json",
+        "/v1/messages/count_tokens?beta=true",
+        content_type="application/json",
         data=json.dumps({"model": "claude-opus-4-8", "messages": [{"role": "user", "content": "hi"}]}),
-        headers={"x-api-key": anthropic_gateway})
+        headers={"x-api-key": anthropic_gateway},
+    )
     assert response.json() == {"input_tokens": 42}
     assert route.calls.last.request.url.query == b"beta=true"
 
@@ -94,8 +123,12 @@ async def test_count_tokens_is_forwarded_to_the_anthropic_upstream(anthropic_gat
 async def test_an_upstream_error_is_returned_as_the_upstream_sent_it(anthropic_gateway, upstream, async_client):
     error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     upstream.post(f"{ANTHROPIC}/v1/messages").mock(return_value=httpx.Response(529, json=error))
-    response = await async_client.post("/v1/messages", data=json.dumps(messages_body()),
-                                       content_type="application/json", headers={"x-api-key": anthropic_gateway})
+    response = await async_client.post(
+        "/v1/messages",
+        data=json.dumps(messages_body()),
+        content_type="application/json",
+        headers={"x-api-key": anthropic_gateway},
+    )
     assert response.status_code == 529 and response.json() == error
     [row] = await usage_rows()
     assert (row.status, row.error_type) == (529, "overloaded_error")

@@ -24,8 +24,15 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         new = keys.make_key()
         ProxyKey.objects.create(
-            user=user, name=name, prefix=new.prefix, secret_hash=new.digest, allowed_models=models,
-            rpm_limit=rpm, tpm_limit=tpm, budget_tokens=budget, budget_period=period,
+            user=user,
+            name=name,
+            prefix=new.prefix,
+            secret_hash=new.digest,
+            allowed_models=models,
+            rpm_limit=rpm,
+            tpm_limit=tpm,
+            budget_tokens=budget,
+            budget_period=period,
         )
         self.stderr.write(f"Issued key {new.prefix}… for {username}. It is shown once; store it now.")
         self.stdout.write(new.secret)
