@@ -139,8 +139,8 @@ async def test_context_length_errors_use_anthropic_wording(gateway, upstream, as
             400,
             json={
                 "error": {
-                    "message": "This model's maximum context length is 128000 tokens. However, your messages resulted in "
-                    "130000 tokens.",
+                    "message": "This model's maximum context length is 128000 tokens. "
+                    "However, your messages resulted in 130000 tokens.",
                     "type": "invalid_request_error",
                     "code": "context_length_exceeded",
                 }
