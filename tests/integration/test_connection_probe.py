@@ -1,0 +1,62 @@
+"""GET /test-connection: a minimal real call per provider, reported without credentials."""
+
+import json
+
+import httpx
+from asgiref.sync import sync_to_async
+
+from tests.factories import make_provider, make_route
+from tests.integration.conftest import UPSTREAM, completion
+
+
+async def test_each_enabled_provider_is_probed_and_reported(gateway, upstream, async_client):
+    other = await sync_to_async(make_provider)(
+        name="broken", base_url="http://broken.test/v1", api_key="sk-broken-secret-9999"
+    )
+    await sync_to_async(make_route)(other, pattern="*haiku*", target_model="small", priority=1)
+    ok = upstream.post(f"{UPSTREAM}/chat/completions").mock(
+        return_value=httpx.Response(200, json=completion({"content": "pong"}))
+    )
+    upstream.post("http://broken.test/v1/chat/completions").mock(
+        return_value=httpx.Response(401, json={"error": {"message": "Incorrect API key provided: sk-brok****9999"}})
+    )
+    response = await async_client.get("/test-connection", headers={"x-api-key": gateway["secret"]})
+    assert response.status_code == 502
+    report = {p["provider"]: p for p in response.json()["providers"]}
+    assert report["openai-main"]["status"] == "ok" and report["openai-main"]["model"] == "gpt-4o"
+    assert report["broken"]["status"] == "failed" and "upstream provider rejected" in report["broken"]["error"]
+    assert "sk-broken-secret" not in response.content.decode() and "sk-upstream-secret" not in response.content.decode()
+    assert json.loads(ok.calls.last.request.content)["max_tokens"] == 8
+
+
+async def test_one_provider_can_be_named_and_auth_is_required(gateway, upstream, async_client):
+    upstream.post(f"{UPSTREAM}/chat/completions").mock(
+        return_value=httpx.Response(200, json=completion({"content": "pong"}))
+    )
+    assert (await async_client.get("/test-connection")).status_code == 401
+    named = await async_client.get("/test-connection?provider=openai-main", headers={"x-api-key": gateway["secret"]})
+    assert named.status_code == 200 and [p["provider"] for p in named.json()["providers"]] == ["openai-main"]
+    missing = await async_client.get("/test-connection?provider=nope", headers={"x-api-key": gateway["secret"]})
+    assert missing.status_code == 404
+
+
+async def test_azure_gets_its_api_key_header_and_api_version(gateway, upstream, async_client):
+    provider = gateway["provider"]
+    provider.profile, provider.api_version = "azure", "2024-10-21"
+    provider.base_url = "https://team.openai.azure.com/openai/deployments/gpt4o"
+    await provider.asave()
+    route = upstream.post("https://team.openai.azure.com/openai/deployments/gpt4o/chat/completions").mock(
+        return_value=httpx.Response(200, json=completion({"content": "hi"}))
+    )
+    response = await async_client.post(
+        "/v1/messages",
+        content_type="application/json",
+        data=json.dumps(
+            {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+        ),
+        headers={"x-api-key": gateway["secret"]},
+    )
+    assert response.status_code == 200
+    sent = route.calls.last.request
+    assert sent.url.params["api-version"] == "2024-10-21"
+    assert sent.headers["api-key"] == "sk-upstream-secret-1234" and "authorization" not in sent.headers
