@@ -76,7 +76,7 @@ class Error(Reply):
 
 @dataclass(frozen=True)
 class Stall(Reply):
-    """Say nothing for `seconds` (no status line), then answer `then` if given."""
+    """Say nothing for `seconds` (not even a status line), then answer `then`, or a 504 without it."""
 
     seconds: float
     _: KW_ONLY
@@ -126,8 +126,9 @@ class FakeUpstream:
 
     @contextlib.contextmanager
     def running(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[FakeUpstream]:
-        config = uvicorn.Config(self, host=host, port=port, lifespan="off", log_level="warning",
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self, host=host, port=port, lifespan="off", log_level="warning", timeout_graceful_shutdown=1
+        )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="fake-openai-upstream", daemon=True)
         thread.start()
@@ -159,8 +160,12 @@ class FakeUpstream:
         except ValueError:
             body = None
         recorded = Recorded(
-            method=scope["method"], path=scope["path"], query=scope["query_string"].decode(),
-            headers={k.decode().lower(): v.decode() for k, v in scope["headers"]}, body=body, raw=raw,
+            method=scope["method"],
+            path=scope["path"],
+            query=scope["query_string"].decode(),
+            headers={k.decode().lower(): v.decode() for k, v in scope["headers"]},
+            body=body,
+            raw=raw,
         )
         if self.record:
             with self._lock:
@@ -196,8 +201,13 @@ class FakeUpstream:
         if not request.get("stream"):
             return await _send_json(send, 200, completion.whole())
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")],
+            }
+        )
         delay = reply.chunk_delay if isinstance(reply, Text) else 0.0
         for number, chunk in enumerate(completion.chunks(include_usage)):
             if delay and number:
@@ -227,12 +237,23 @@ class Completion:
         else:
             assert isinstance(reply, ToolCall)
             message["content"] = reply.text or None
-            message["tool_calls"] = [{"id": reply.call_id, "type": "function", "function": {
-                "name": reply.name, "arguments": json.dumps(reply.arguments)}}]
+            message["tool_calls"] = [
+                {
+                    "id": reply.call_id,
+                    "type": "function",
+                    "function": {"name": reply.name, "arguments": json.dumps(reply.arguments)},
+                }
+            ]
             finish = "tool_calls"
-        return {"id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
-                "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-                "usage": self.usage(), "system_fingerprint": "fp_fake"}
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "usage": self.usage(),
+            "system_fingerprint": "fp_fake",
+        }
 
     def chunks(self, include_usage: bool) -> list[dict]:
         reply = self.reply
@@ -244,10 +265,22 @@ class Completion:
             assert isinstance(reply, ToolCall)
             if reply.text:
                 deltas.append({"content": reply.text})
-            deltas.append({"tool_calls": [{"index": 0, "id": reply.call_id, "type": "function",
-                                           "function": {"name": reply.name, "arguments": ""}}]})
-            deltas += [{"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
-                       for piece in split(json.dumps(reply.arguments), reply.fragments)]
+            deltas.append(
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": reply.call_id,
+                            "type": "function",
+                            "function": {"name": reply.name, "arguments": ""},
+                        }
+                    ]
+                }
+            )
+            deltas += [
+                {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+                for piece in split(json.dumps(reply.arguments), reply.fragments)
+            ]
             finish = "tool_calls"
         frames = [self._chunk(delta, None, include_usage) for delta in deltas]
         frames.append(self._chunk({}, finish, include_usage))
@@ -256,9 +289,14 @@ class Completion:
         return frames
 
     def _chunk(self, delta: dict, finish: str | None, include_usage: bool) -> dict:
-        chunk = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                 "model": self.model, "system_fingerprint": "fp_fake",
-                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        chunk = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": "fp_fake",
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
         if include_usage:
             chunk["usage"] = None
         return chunk
@@ -286,8 +324,9 @@ def _error_body(message: str, status: int = 404) -> dict:
 async def _send_json(send, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
     data = json.dumps(body).encode()
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), *extra]})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), *extra]}
+    )
     await send({"type": "http.response.body", "body": data})
 
 
