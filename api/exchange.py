@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
-from api import bodies
+from api import bodies, logs, metrics
 from api.auth import Caller
 from api.responses import error_response, new_request_id
 from api.translate.errors import STATUS_FOR_TYPE, ApiError
@@ -34,6 +34,7 @@ class Exchange:
     def begin(cls, request: HttpRequest, endpoint: str) -> Exchange:
         request_id = new_request_id()
         request.request_id = request_id  # read by the middleware's last-resort error handler
+        logs.request_id.set(request_id)
         record = UsageRecord(
             request_id=request_id,
             endpoint=endpoint,
@@ -102,4 +103,6 @@ class Exchange:
         if self.request_body and bodies.wanted(self.record.status):
             self.record.request_body = bodies.as_text(self.request_body)
             self.record.response_body = bodies.as_text(self.response_body or "(streamed)")
+        metrics.observe(self.record)
+        logs.log_finished(self.record)
         writer.record(self.record)

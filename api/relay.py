@@ -11,7 +11,7 @@ import httpx
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
-from api import lifecycle
+from api import lifecycle, metrics
 from api.attempts import with_retries
 from api.auth import Caller
 from api.errors import GatewayError
@@ -86,6 +86,7 @@ def check_deadlines(ex: Exchange) -> None:
 async def _stream(ex: Exchange, response: httpx.Response, translator: StreamTranslator) -> AsyncIterator[bytes]:
     """The SSE body. Every exit (end, upstream failure, client gone) closes the upstream and logs once."""
     gone = False
+    metrics.INFLIGHT_STREAMS.inc()
     try:
         yield encode_events(translator.start())
         events = []
@@ -112,6 +113,7 @@ async def _stream(ex: Exchange, response: httpx.Response, translator: StreamTran
         log.exception("stream translation failed (request %s)", ex.request_id)
         events = translator.error("api_error", "Internal error in the gateway while streaming.")
     finally:
+        metrics.INFLIGHT_STREAMS.dec()
         with contextlib.suppress(Exception):
             await response.aclose()
         usage, estimated = translator.usage()

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
+from api import metrics
+
 log = logging.getLogger("api.usage")
 
 
@@ -74,6 +76,7 @@ class UsageWriter:
             with self._lock:
                 self._pending -= 1
                 self.dropped += 1
+            metrics.USAGE_DROPPED.inc()
             log.error(
                 "usage queue full (%d rows): dropped the row of request %s", settings.USAGE_QUEUE_MAX, rec.request_id
             )
@@ -143,6 +146,7 @@ class UsageWriter:
             _insert(batch)
         except DatabaseError:  # the database is down or locked: keep the batch and retry
             self.failed_writes += 1
+            metrics.USAGE_WRITE_FAILURES.inc()
             log.exception("writing %d usage rows failed; will retry", len(batch))
             connection.close()
             return False

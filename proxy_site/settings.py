@@ -86,6 +86,7 @@ RETRY_MAX_WAIT = _number("RETRY_MAX_WAIT", 20.0, float)  # a longer retry-after 
 MAX_BODY_BYTES = _number("MAX_BODY_BYTES", 32 * 1024 * 1024)
 CACHE_SECONDS = _number("CACHE_SECONDS", 5.0, float)  # keys and routes on the hot path
 LOG_BODIES = env.str("LOG_BODIES", default="off")  # off | errors | all
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")  # /metrics needs this bearer token; empty: off
 
 # Classic single-user setup (the FastAPI proxies this replaces): see routing/env_sync.py.
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
@@ -197,11 +198,18 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")  # plain | json
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "api.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "api.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "httpx": {"level": "WARNING"},

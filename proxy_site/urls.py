@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from api import views
+from api import metrics, views
 
 urlpatterns = [
     path("", views.root, name="root"),
     path("health", views.health, name="health"),
     path("test-connection", views.test_connection, name="test-connection"),
+    path("metrics", metrics.view, name="metrics"),
     path("v1/messages", views.messages, name="messages"),
     path("v1/messages/count_tokens", views.count_tokens, name="count-tokens"),
     re_path(r"^v1/(?P<path>.*)$", views.not_found),

@@ -31,6 +31,8 @@ def settings_check(app_configs, **kwargs):
         problems.append(Error("AUTH_MODE must be 'keys' or 'open'.", id="proxy.E003"))
     if settings.LOG_BODIES not in ("off", "errors", "all"):
         problems.append(Error("LOG_BODIES must be off, errors or all.", id="proxy.E004"))
+    if settings.LOG_FORMAT not in ("plain", "json"):
+        problems.append(Error("LOG_FORMAT must be plain or json.", id="proxy.E005"))
     if settings.AUTH_MODE == "open":
         problems.append(Warning("AUTH_MODE=open: any client can use this gateway without a key.", id="proxy.W001"))
     return problems

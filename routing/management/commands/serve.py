@@ -1,4 +1,6 @@
 import logging
+import os
+import tempfile
 
 import uvicorn
 from django.conf import settings
@@ -25,12 +27,16 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
         sync_env_provider()
         host, port = host or settings.HOST, port or settings.PORT
+        workers = workers or settings.WORKERS
+        if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Workers write their metrics to files here, so a scrape of any one reports all of them.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
         self.stdout.write(self.banner(host, port))
         uvicorn.run(
             "proxy_site.asgi:application",
             host=host,
             port=port,
-            workers=workers or settings.WORKERS,
+            workers=workers,
             lifespan="on",
             log_level=settings.LOG_LEVEL.lower(),
             access_log=settings.LOG_LEVEL == "DEBUG",
