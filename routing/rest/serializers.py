@@ -14,8 +14,21 @@ from routing import keys
 from routing.models import ProxyKey, UsageLog
 
 KEY_FIELDS = (
-    "id", "user", "username", "name", "prefix", "is_active", "created_at", "last_used_at",
-    "expires_at", "revoked_at", "allowed_models", "rpm_limit", "tpm_limit", "budget_tokens", "budget_period",
+    "id",
+    "user",
+    "username",
+    "name",
+    "prefix",
+    "is_active",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "revoked_at",
+    "allowed_models",
+    "rpm_limit",
+    "tpm_limit",
+    "budget_tokens",
+    "budget_period",
 )
 
 
@@ -39,7 +52,14 @@ class KeyCreateSerializer(serializers.ModelSerializer):
     class Meta:
         model = ProxyKey
         fields = (
-            "user", "name", "expires_at", "allowed_models", "rpm_limit", "tpm_limit", "budget_tokens", "budget_period",
+            "user",
+            "name",
+            "expires_at",
+            "allowed_models",
+            "rpm_limit",
+            "tpm_limit",
+            "budget_tokens",
+            "budget_period",
         )
 
     def validate_expires_at(self, value):
@@ -73,10 +93,31 @@ class UsageLogSerializer(serializers.ModelSerializer):
     class Meta:
         model = UsageLog
         fields = (
-            "id", "created_at", "request_id", "user", "username", "key", "key_prefix", "client_ip",
-            "user_agent", "endpoint", "requested_model", "provider_name", "upstream_model", "stream",
-            "status", "error_type", "error_message", "input_tokens", "output_tokens", "cache_read_tokens",
-            "cache_creation_tokens", "estimated", "latency_ms", "ttft_ms", "attempts",
+            "id",
+            "created_at",
+            "request_id",
+            "user",
+            "username",
+            "key",
+            "key_prefix",
+            "client_ip",
+            "user_agent",
+            "endpoint",
+            "requested_model",
+            "provider_name",
+            "upstream_model",
+            "stream",
+            "status",
+            "error_type",
+            "error_message",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_creation_tokens",
+            "estimated",
+            "latency_ms",
+            "ttft_ms",
+            "attempts",
         )
         read_only_fields = fields
 
@@ -87,6 +128,7 @@ class UsageTotalsSerializer(serializers.Serializer):
     output_tokens = serializers.IntegerField()
     cache_read_tokens = serializers.IntegerField()
     cache_creation_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField(help_text="Input, output and both cache counts together.")
     errors = serializers.IntegerField(help_text="Rows with status 400 or above.")
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, F, IntegerField, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.db.models import F, QuerySet
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -14,6 +15,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from routing import usage_stats
 from routing.models import ProxyKey, UsageLog
 from routing.rest import filters, permissions, serializers
 
@@ -23,13 +25,25 @@ GROUPS = {
     "model": ((), {"model": F("requested_model")}),
     "day": ((), {"day": TruncDate("created_at")}),
 }
-TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+# The admin summary's aggregates (routing/usage_stats.py: one definition of a total and an error),
+# renamed to the names the usage rows give their columns. Renamed after the query: an annotation
+# that shadowed a column would break the sums that read it.
+API_NAMES = {
+    "input": "input_tokens",
+    "output": "output_tokens",
+    "cache_read": "cache_read_tokens",
+    "cache_write": "cache_creation_tokens",
+    "tokens": "total_tokens",
+}
 
 
-def usage_totals() -> dict:
-    """The aggregate expressions of one summary row; computed by the database, never in Python."""
-    sums = {name: Coalesce(Sum(name), 0, output_field=IntegerField()) for name in TOKEN_FIELDS}
-    return {"requests": Count("id"), **sums, "errors": Count("id", filter=Q(status__gte=400))}
+def api_names(totals: dict) -> dict:
+    return {API_NAMES.get(name, name): value for name, value in totals.items()}
+
+
+def audit(request: Request, key: ProxyKey, flag: int, message: str) -> None:
+    """Record the change in Django's admin log, the gateway's audit log, as the admin does."""
+    LogEntry.objects.log_actions(request.user.pk, [key], flag, change_message=message, single_object=True)
 
 
 def summarise(queryset: QuerySet, group_by: str) -> dict:
@@ -37,8 +51,12 @@ def summarise(queryset: QuerySet, group_by: str) -> dict:
     fields, expressions = GROUPS[group_by]
     names = [*fields, *expressions]
     ordering = names if group_by == "day" else ["-requests", *names]
-    rows = queryset.order_by().values(*fields, **expressions).annotate(**usage_totals()).order_by(*ordering)
-    return {"group_by": group_by, "results": list(rows), "totals": queryset.aggregate(**usage_totals())}
+    groups = queryset.order_by().values(*fields, **expressions).annotate(**usage_stats.TOTALS).order_by(*ordering)
+    return {
+        "group_by": group_by,
+        "results": [api_names(group) for group in groups],  # one entry per group, not per usage row
+        "totals": api_names(usage_stats.totals(queryset)),
+    }
 
 
 @extend_schema_view(
@@ -72,12 +90,15 @@ class KeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         incoming = self.get_serializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         key = incoming.save()
+        audit(request, key, ADDITION, "Issued through the management API.")
         body = serializers.IssuedKeySerializer(key, context=self.get_serializer_context()).data
         # The secret is in this body only: keep it out of every cache between here and the caller.
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
     @extend_schema(
-        operation_id="keys_revoke", summary="Revoke a key", request=None,
+        operation_id="keys_revoke",
+        summary="Revoke a key",
+        request=None,
         responses={200: serializers.ProxyKeySerializer},
     )
     @action(detail=True, methods=["post"])
@@ -87,6 +108,7 @@ class KeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         if key.revoked_at is None:
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at"])
+            audit(request, key, CHANGE, "Revoked through the management API.")
         return Response(serializers.ProxyKeySerializer(key, context=self.get_serializer_context()).data)
 
 

@@ -18,13 +18,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--no-migrate", action="store_true")
+        parser.add_argument("--no-collectstatic", action="store_true", help="Static files were collected at build.")
         parser.add_argument("--host", default=None)
         parser.add_argument("--port", type=int, default=None)
         parser.add_argument("--workers", type=int, default=None)
 
-    def handle(self, *args, no_migrate, host, port, workers, **options):
+    def handle(self, *args, no_migrate, no_collectstatic, host, port, workers, **options):
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
+        if not no_collectstatic:  # the admin's CSS and JS, served by WhiteNoise
+            call_command("collectstatic", interactive=False, verbosity=0)
         sync_env_provider()
         host, port = host or settings.HOST, port or settings.PORT
         workers = workers or settings.WORKERS
