@@ -28,6 +28,9 @@ async def _startup() -> None:
     from api import lifecycle
 
     lifecycle.install_signal_hooks(settings.SHUTDOWN_GRACE)
+    from routing import invalidation
+
+    invalidation.start_listener()
 
 
 async def _shutdown() -> None:

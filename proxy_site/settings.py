@@ -71,7 +71,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # --- serving --------------------------------------------------------------------------------
 HOST = env.str("HOST", default="0.0.0.0")
 PORT = _number("PORT", 8082)
-WORKERS = _number("WORKERS", 1)
+WORKERS = _number("WORKERS", os.cpu_count() or 1)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 
 # --- clients and upstreams ------------------------------------------------------------------
@@ -167,8 +167,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHE_URL = env.str("CACHE_URL", default="") or "locmemcache://proxy"
+CACHE_URL = env.str("CACHE_URL", default="") or env.str("REDIS_URL", default="") or "locmemcache://proxy"
 CACHES = {"default": environ.Env.cache_url_config(CACHE_URL)}
+CACHES["default"].setdefault("KEY_PREFIX", "gateway")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,9 +1,9 @@
-"""Drop this process's snapshots whenever gateway data changes (other processes: within the TTL)."""
+"""Drop cached keys and routes whenever gateway data changes: here at once, elsewhere via Redis or the TTL."""
 
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from routing import snapshot
+from routing import invalidation
 from routing.models import ModelRoute, Provider, ProxyKey, RouteFallback
 
 _WATCHED = (Provider, ModelRoute, RouteFallback, ProxyKey)
@@ -13,9 +13,9 @@ _WATCHED = (Provider, ModelRoute, RouteFallback, ProxyKey)
 @receiver(post_delete)
 def _data_changed(sender, **kwargs) -> None:
     if sender in _WATCHED or sender._meta.label_lower in ("auth.user", "auth.group"):
-        snapshot.invalidate_all()
+        invalidation.publish()
 
 
 @receiver(m2m_changed)
 def _relation_changed(sender, **kwargs) -> None:
-    snapshot.invalidate_all()
+    invalidation.publish()
