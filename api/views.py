@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 import orjson
@@ -13,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from api import passthrough
-from api.auth import authenticate
+from api.auth import Caller, authenticate
 from api.connection_test import probe_all
 from api.errors import GatewayError, invalid_request
 from api.exchange import Exchange
@@ -26,6 +27,7 @@ from api.translate.tokens import count_tokens as count_locally
 from api.translate.types import JSON, TranslationError
 from api.translate.validate import validate_request
 from routing import snapshot
+from routing.resolve import RouteInfo
 
 log = logging.getLogger("api")
 
@@ -64,61 +66,64 @@ def _method_not_allowed(request: HttpRequest) -> HttpResponse:
     return error_response(error, new_request_id())
 
 
-@csrf_exempt
-async def messages(request: HttpRequest) -> HttpResponse:
-    if request.method != "POST":
-        return _method_not_allowed(request)
-    ex = Exchange.begin(request, "messages")
-    try:
-        caller = await authenticate(request)
-        ex.identify(caller)
-        body = parse_body(request)
-        ex.record.requested_model = body["model"][:200]
-        ex.record.stream = bool(body.get("stream"))
-        check_model_allowed(caller, body["model"])
+def api_view(endpoint: str):
+    """POST-only, one Exchange per request: every exit, error or disconnect leaves exactly one usage row."""
+
+    def wrap(handler):
+        @csrf_exempt
+        @functools.wraps(handler)
+        async def view(request: HttpRequest) -> HttpResponse:
+            if request.method != "POST":
+                return _method_not_allowed(request)
+            ex = Exchange.begin(request, endpoint)
+            try:
+                return await handler(request, ex)
+            except GatewayError as exc:
+                return ex.fail(exc.error)
+            except TranslationError as exc:
+                return ex.fail(from_translation(exc))
+            except asyncio.CancelledError:
+                ex.cancelled()
+                ex.finish()
+                raise
+
+        return view
+
+    return wrap
+
+
+async def admit(request: HttpRequest, ex: Exchange, *, counting: bool = False) -> tuple[Caller, JSON, RouteInfo]:
+    """Authenticate, parse, check the key's allowlist, resolve the route."""
+    caller = await authenticate(request)
+    ex.identify(caller)
+    body = parse_body(request, counting=counting)
+    ex.record.requested_model = body["model"][:200]
+    ex.record.stream = bool(body.get("stream")) and not counting
+    check_model_allowed(caller, body["model"])
+    if not counting:
         await check_rates(caller)
-        route = await resolve_route(body["model"], caller)
-        ex.routed(route)
-        if route.provider.kind == "anthropic":
-            return await passthrough.forward(ex, request, body, route, "messages")
-        return await relay(ex, caller, body, route, len(request.body))
-    except GatewayError as exc:
-        return ex.fail(exc.error)
-    except TranslationError as exc:
-        return ex.fail(from_translation(exc))
-    except asyncio.CancelledError:
-        ex.cancelled()
-        ex.finish()
-        raise
+    route = await resolve_route(body["model"], caller)
+    ex.routed(route)
+    return caller, body, route
 
 
-@csrf_exempt
-async def count_tokens(request: HttpRequest) -> HttpResponse:
-    if request.method != "POST":
-        return _method_not_allowed(request)
-    ex = Exchange.begin(request, "count_tokens")
-    try:
-        caller = await authenticate(request)
-        ex.identify(caller)
-        body = parse_body(request, counting=True)
-        ex.record.requested_model = body["model"][:200]
-        check_model_allowed(caller, body["model"])
-        route = await resolve_route(body["model"], caller)
-        ex.routed(route)
-        if route.provider.kind == "anthropic":
-            return await passthrough.forward(ex, request, body, route, "messages/count_tokens")
-        counted = count_locally(body)
-        ex.record.input_tokens, ex.record.estimated = counted, True
-        ex.finish()
-        return json_response({"input_tokens": counted}, request_id=ex.request_id)
-    except GatewayError as exc:
-        return ex.fail(exc.error)
-    except TranslationError as exc:
-        return ex.fail(from_translation(exc))
-    except asyncio.CancelledError:
-        ex.cancelled()
-        ex.finish()
-        raise
+@api_view("messages")
+async def messages(request: HttpRequest, ex: Exchange) -> HttpResponse:
+    caller, body, route = await admit(request, ex)
+    if route.provider.kind == "anthropic":
+        return await passthrough.forward(ex, request, body, route, "messages")
+    return await relay(ex, caller, body, route, len(request.body))
+
+
+@api_view("count_tokens")
+async def count_tokens(request: HttpRequest, ex: Exchange) -> HttpResponse:
+    _, body, route = await admit(request, ex, counting=True)
+    if route.provider.kind == "anthropic":
+        return await passthrough.forward(ex, request, body, route, "messages/count_tokens")
+    counted = count_locally(body)
+    ex.record.input_tokens, ex.record.estimated = counted, True
+    ex.finish()
+    return json_response({"input_tokens": counted}, request_id=ex.request_id)
 
 
 async def root(request: HttpRequest) -> HttpResponse:
