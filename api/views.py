@@ -63,7 +63,7 @@ def parse_body(request: HttpRequest, *, counting: bool = False) -> JSON:
 
 def _method_not_allowed(request: HttpRequest) -> HttpResponse:
     error = ApiError(405, "invalid_request_error", f"Method {request.method} is not allowed on {request.path}.")
-    return error_response(error, new_request_id())
+    return Exchange.begin(request, request.path.strip("/")[:40]).fail(error)
 
 
 def api_view(endpoint: str):
@@ -156,8 +156,9 @@ def health(request: HttpRequest) -> HttpResponse:
 
 
 async def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Unknown paths under /v1/ get a JSON 404 (never Django's HTML page), and a usage row like any call."""
     error = ApiError(404, "not_found_error", f"Not found: {request.method} {request.path}")
-    return error_response(error, new_request_id())
+    return Exchange.begin(request, "unknown").fail(error)
 
 
 async def test_connection(request: HttpRequest) -> HttpResponse:
