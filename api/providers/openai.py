@@ -63,13 +63,7 @@ async def complete(client: httpx.AsyncClient, provider: ProviderInfo, body: dict
         raise from_httpx(exc, "reading the upstream response") from exc
     finally:
         await response.aclose()
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise bad_response("the upstream returned a body that is not JSON") from None
-    if not isinstance(data, dict):
-        raise bad_response("the upstream returned JSON that is not an object")
-    return data
+    return _json_object(raw, "the upstream's response")
 
 
 async def iter_chunks(response: httpx.Response) -> AsyncIterator[dict | object]:
@@ -87,15 +81,18 @@ async def iter_chunks(response: httpx.Response) -> AsyncIterator[dict | object]:
 
 
 def _parse_chunk(data: str) -> dict | object:
-    if data.strip() == "[DONE]":
-        return DONE
+    return DONE if data.strip() == "[DONE]" else _json_object(data, "a stream chunk from the upstream")
+
+
+def _json_object(raw: bytes | str, what: str) -> dict:
+    """HTML error pages, truncated or non-object JSON are a 502, never passed on."""
     try:
-        chunk = orjson.loads(data)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise bad_response("the upstream stream carried a chunk that is not JSON") from None
-    if not isinstance(chunk, dict):
-        raise bad_response("the upstream stream carried a chunk that is not an object")
-    return chunk
+        raise bad_response(f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise bad_response(f"{what} is JSON but not an object")
+    return value
 
 
 async def _read_limited(response: httpx.Response) -> bytes:
