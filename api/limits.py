@@ -11,7 +11,8 @@ import contextlib
 import time
 
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
@@ -47,6 +48,15 @@ def check_model_allowed(caller: Caller, model: str) -> None:
         raise _refuse(403, "permission_error", f"This API key may not use model {model!r}.", retry=False)
 
 
+async def _incr(name: str) -> int:
+    """Atomic increment. Django's `aincr` is a get then a set (racy), so the sync `incr` is used:
+    in-process it is a locked dict update; on Redis it is INCR, run off the event loop."""
+    backend = caches["default"]
+    if isinstance(backend, LocMemCache):
+        return backend.incr(name)
+    return await sync_to_async(backend.incr, thread_sensitive=False)(name)
+
+
 def _minute() -> tuple[int, int]:
     now = int(time.time())
     return now // WINDOW, WINDOW - now % WINDOW
@@ -61,7 +71,7 @@ async def check_rates(caller: Caller) -> None:
     if key.rpm_limit:
         name = f"limit:rpm:{key.id}:{minute}"
         await cache.aadd(name, 0, WINDOW * 2)
-        if await cache.aincr(name) > key.rpm_limit:
+        if await _incr(name) > key.rpm_limit:
             raise _refuse(
                 429,
                 "rate_limit_error",

@@ -102,6 +102,8 @@ async def _stream(ex: Exchange, response: httpx.Response, translator: StreamTran
                 elif events := translator.feed(item):
                     ex.observe(events)
                     yield encode_events(events)
+                    if events[-1]["type"] in ("message_stop", "error"):
+                        break  # the message has ended: stop reading (and paying for) the upstream
         events = translator.finish(done=done)
     except GatewayError as exc:
         events = translator.error(exc.error.error_type, exc.error.message)

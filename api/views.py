@@ -53,12 +53,28 @@ def parse_body(request: HttpRequest, *, counting: bool = False) -> JSON:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise invalid_request(f"Request body is not valid JSON: {exc}") from None
+    _check_nesting(body)
     if counting and isinstance(body, dict) and "max_tokens" not in body:
         body = {**body, "max_tokens": 1}
     try:
         return validate_request(body)
     except TranslationError as exc:
         raise GatewayError(from_translation(exc)) from None
+
+
+MAX_NESTING = 200
+"""orjson decodes 1,024 levels but encodes only 255 (and the stdlib's encoder recurses): deeper bodies
+could not be forwarded or counted, so they are refused here, with room for the levels translation adds."""
+
+
+def _check_nesting(body: object) -> None:
+    wrapped = body
+    for _ in range(255 - MAX_NESTING):
+        wrapped = [wrapped]
+    try:
+        orjson.dumps(wrapped)  # fails on depth alone: whatever orjson decoded it can otherwise encode
+    except orjson.JSONEncodeError:
+        raise invalid_request(f"Request body is nested more than {MAX_NESTING} levels deep.") from None
 
 
 def _method_not_allowed(request: HttpRequest) -> HttpResponse:
@@ -82,6 +98,9 @@ def api_view(endpoint: str):
                 return ex.fail(exc.error)
             except TranslationError as exc:
                 return ex.fail(from_translation(exc))
+            except Exception:  # a bug of ours: still an Anthropic-shaped 500, and still the request's usage row
+                log.exception("unhandled error on %s (request %s)", request.path, ex.request_id)
+                return ex.fail(ApiError(500, "api_error", "Internal error in the gateway."))
             except asyncio.CancelledError:
                 ex.cancelled()
                 ex.finish()

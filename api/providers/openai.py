@@ -51,6 +51,9 @@ async def open_response(client: httpx.AsyncClient, provider: ProviderInfo, body:
         finally:
             await response.aclose()
         raise from_status(response.status_code, raw, response.headers)
+    if "html" in response.headers.get("content-type", "").lower():  # a proxy's or portal's page, not an answer
+        await response.aclose()
+        raise bad_response("the upstream answered with an HTML page")
     return response
 
 

@@ -1,0 +1,1 @@
+"""Team scale: several workers on PostgreSQL + Redis, the deployment files, credential rotation."""
