@@ -118,6 +118,8 @@ class UsageWriter:
                     self._pending -= len(batch)
                     self._idle.notify_all()
                 batch = []
+                if self._queue.empty():
+                    connection.close()  # idle: hold no database session (Django reconnects per batch anyway)
             else:
                 time.sleep(min(5.0, settings.USAGE_FLUSH_SECONDS * 2))
 
