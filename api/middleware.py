@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import markcoroutinefunction
 
 from api.responses import error_response, new_request_id
 from api.translate.errors import ApiError
@@ -13,18 +13,21 @@ log = logging.getLogger("api")
 
 
 class ApiPathMiddleware:
-    sync_capable = True
+    """Async only: the API handler's whole middleware chain (see proxy_site/handlers.py)."""
+
+    sync_capable = False
     async_capable = True
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
+        markcoroutinefunction(self)
 
-    def __call__(self, request):
-        # Sync or async, the chain's own result (a response or a coroutine) is passed on as is.
-        return self.get_response(request)
+    async def __call__(self, request):
+        response = await self.get_response(request)
+        # CommonMiddleware would set this, but the API path skips it; without it bodies go out chunked.
+        if not response.streaming and not response.has_header("Content-Length"):
+            response["Content-Length"] = str(len(response.content))
+        return response
 
     def process_exception(self, request, exception):
         if not request.path.startswith("/v1/"):

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
-
 import orjson
 from django.http import HttpResponse
 
 from api.translate.errors import ApiError, error_body
-
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+from api.translate.ids import random_base62
 
 
 def new_request_id() -> str:
-    return "req_" + "".join(secrets.choice(_BASE62) for _ in range(24))
+    return "req_" + random_base62(24)
 
 
 def json_response(data: object, status: int = 200, request_id: str | None = None) -> HttpResponse:

@@ -129,17 +129,16 @@ class UsageWriter:
             first = self._queue.get(timeout=settings.USAGE_FLUSH_SECONDS)
         except queue.Empty:
             return []
+        # Let a batch gather without waking on every row (each wake-up costs the request path the GIL),
+        # unless flush() is waiting or the batch is already full.
+        if self._queue.qsize() < limit:
+            self._hurry.wait(settings.USAGE_FLUSH_SECONDS)
         rows = [first]
-        deadline = time.monotonic() + settings.USAGE_FLUSH_SECONDS
-        while len(rows) < limit and time.monotonic() < deadline:
+        while len(rows) < limit:
             try:
-                if self._hurry.is_set():
-                    rows.append(self._queue.get_nowait())
-                else:
-                    rows.append(self._queue.get(timeout=min(0.05, max(0.0, deadline - time.monotonic()))))
+                rows.append(self._queue.get_nowait())
             except queue.Empty:
-                if self._hurry.is_set():
-                    break
+                break
         return rows
 
     def _write(self, batch: list[UsageRecord]) -> bool:

@@ -9,7 +9,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proxy_site.settings")
 
 from django.core.asgi import get_asgi_application
 
-django_app = get_asgi_application()
+django_app = get_asgi_application()  # sets Django up; the admin and everything else
+
+from proxy_site.handlers import ApiASGIHandler, is_api_path  # noqa: E402
+
+api_app = ApiASGIHandler()  # the API paths: no per-request thread, only async middleware
 log = logging.getLogger("proxy")
 
 
@@ -45,6 +49,8 @@ async def _shutdown() -> None:
 
 
 async def application(scope, receive, send):
+    if scope["type"] == "http":
+        return await (api_app if is_api_path(scope["path"]) else django_app)(scope, receive, send)
     if scope["type"] != "lifespan":
         return await django_app(scope, receive, send)
     while True:

@@ -135,6 +135,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The API paths (/v1/, /health, /metrics, /, /test-connection) run through proxy_site.handlers with
+# only these: no sessions, CSRF, auth or messages, whose sync hooks would cost a thread hop each.
+API_MIDDLEWARE = ["api.middleware.ApiPathMiddleware"]
+
 ROOT_URLCONF = "proxy_site.urls"
 ASGI_APPLICATION = "proxy_site.asgi.application"
 APPEND_SLASH = False
