@@ -6,6 +6,7 @@ other processes see it within the TTL.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -16,10 +17,12 @@ from typing import Generic, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 
 from routing.resolve import ProviderInfo, RouteInfo, compile_pattern
 
 T = TypeVar("T")
+log = logging.getLogger("routing.snapshot")
 
 
 class Snapshot(Generic[T]):
@@ -29,6 +32,7 @@ class Snapshot(Generic[T]):
         self._loader = loader
         self._value: T | None = None
         self._expires = 0.0
+        self._loaded = False
         self._lock = threading.Lock()
 
     def get_sync(self) -> T:
@@ -36,7 +40,12 @@ class Snapshot(Generic[T]):
             return self._value  # type: ignore[return-value]
         with self._lock:
             if time.monotonic() >= self._expires:
-                self._value = self._loader()
+                try:
+                    self._value, self._loaded = self._loader(), True
+                except DatabaseError:
+                    if not self._loaded:
+                        raise
+                    log.warning("database unavailable: serving the last known routes")
                 self._expires = time.monotonic() + settings.CACHE_SECONDS
         return self._value  # type: ignore[return-value]
 
@@ -154,14 +163,21 @@ class KeyCache:
         hit = self._entries.get(digest)
         if hit is not None and time.monotonic() < hit[0]:
             return hit[1]
-        info = await sync_to_async(_load_key)(digest)
+        try:
+            info = await sync_to_async(_load_key)(digest)
+        except DatabaseError:
+            if hit is None:
+                raise
+            log.warning("database unavailable: serving the last known state of key %s", hit[1] and hit[1].prefix)
+            info = hit[1]
         if len(self._entries) >= self.MAX_ENTRIES:
             self._entries.clear()
         self._entries[digest] = (time.monotonic() + settings.CACHE_SECONDS, info)
         return info
 
     def invalidate(self) -> None:
-        self._entries.clear()
+        # Expire, don't forget: the last known state still serves while the database is down.
+        self._entries = {digest: (0.0, info) for digest, (_, info) in self._entries.items()}
 
 
 keys = KeyCache()
