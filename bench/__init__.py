@@ -1,0 +1,1 @@
+"""Benchmarks for the gateway: `make bench` runs `python -m bench` (see bench/__main__.py)."""
