@@ -18,7 +18,6 @@ from routing.snapshot import KeyInfo
 @dataclass(frozen=True, slots=True)
 class Caller:
     key: KeyInfo | None = None
-    label: str = "anonymous"
 
     @property
     def user_id(self) -> int | None:
@@ -47,7 +46,7 @@ async def authenticate(request) -> Caller:
     secret = presented_key(request)
     if secret:
         if settings.ANTHROPIC_API_KEY and hmac.compare_digest(secret.encode(), settings.ANTHROPIC_API_KEY.encode()):
-            return Caller(label="ANTHROPIC_API_KEY")
+            return Caller()  # the shared key: no user to attribute
         digest = hash_key(secret)
         info = await snapshot.keys.get(digest)
         if info is not None and hmac.compare_digest(info.secret_hash, digest):
@@ -55,7 +54,7 @@ async def authenticate(request) -> Caller:
                 raise _denied("This API key has been revoked.")
             if info.expires_at is not None and info.expires_at <= timezone.now():
                 raise _denied("This API key has expired.")
-            return Caller(key=info, label=info.username)
+            return Caller(key=info)
     if settings.AUTH_MODE == "open":
         return Caller()
     if not secret:

@@ -9,7 +9,7 @@ import httpx
 import orjson
 
 from api.errors import GatewayError
-from api.passthrough import upstream_url
+from api.passthrough import upstream_headers, upstream_url
 from api.providers import openai
 from api.providers.clients import client_for
 from api.providers.errors import from_status
@@ -32,12 +32,7 @@ async def probe(provider: ProviderInfo, model: str) -> dict:
             response = await client.post(
                 upstream_url(provider, "messages", ""),
                 content=orjson.dumps(probe_body(provider, model)),
-                headers={
-                    "x-api-key": provider.api_key,
-                    "anthropic-version": "2023-06-01",
-                    "content-type": "application/json",
-                    **provider.extra_headers,
-                },
+                headers=upstream_headers(None, provider),
             )
             if response.status_code != 200:
                 raise from_status(response.status_code, response.content, response.headers)

@@ -30,9 +30,12 @@ def upstream_url(provider: ProviderInfo, endpoint: str, query: str) -> str:
     return f"{base}/{endpoint}" + (f"?{query}" if query else "")
 
 
-def upstream_headers(request: HttpRequest, provider: ProviderInfo) -> dict[str, str]:
-    headers = {name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers}
-    headers.update((k, v) for k, v in request.headers.items() if k.lower().startswith("x-stainless-"))
+def upstream_headers(request: HttpRequest | None, provider: ProviderInfo) -> dict[str, str]:
+    """The client's allowed headers (none without a request), with the provider's key in place of the client's."""
+    headers = {}
+    if request is not None:
+        headers = {name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers}
+        headers.update((k, v) for k, v in request.headers.items() if k.lower().startswith("x-stainless-"))
     headers.setdefault("anthropic-version", "2023-06-01")
     headers.update({"content-type": "application/json", "accept-encoding": "identity", **provider.extra_headers})
     if provider.api_key:

@@ -150,9 +150,6 @@ class ProxyKey(models.Model):
     def model_patterns(self) -> list[str]:
         return [p.strip() for p in self.allowed_models.split(",") if p.strip()]
 
-    def period_start(self, now=None):
-        return budget_period_start(self.budget_period, now)
-
 
 def budget_period_start(period: str, now=None):
     """Start of the budget period that contains `now` (None for a total budget)."""

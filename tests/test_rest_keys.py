@@ -61,7 +61,7 @@ def test_an_issued_secret_is_returned_once_and_only_its_hash_is_stored(staff_cli
 def test_an_issued_secret_authenticates_on_the_gateway_as_its_user(staff_client, alice):
     secret = issue(staff_client, user=alice.pk).json()["secret"]
     caller = gateway_caller(secret)
-    assert (caller.label, caller.user_id) == ("alice", alice.pk)
+    assert (caller.key.username, caller.user_id) == ("alice", alice.pk)
 
 
 def test_after_issue_list_and_detail_show_the_prefix_but_never_the_secret_or_its_hash(staff_client, alice):
