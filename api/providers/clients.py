@@ -1,4 +1,7 @@
-"""One pooled `httpx.AsyncClient` per provider: made lazily, rebuilt when the row changes, closed at shutdown."""
+"""One pooled `httpx.AsyncClient` per provider: made lazily, rebuilt when the row changes, closed at shutdown.
+
+Each client runs on `AiohttpTransport` (transport.py says why); timeouts stay httpx's, per provider.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import asyncio
 
 import httpx
 
+from api.providers.transport import AiohttpTransport
 from routing.resolve import ProviderInfo
 
 _clients: dict[int, tuple[str, asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
@@ -26,7 +30,7 @@ def client_for(provider: ProviderInfo) -> httpx.AsyncClient:
             write=provider.read_timeout,
             pool=provider.read_timeout,
         ),
-        limits=httpx.Limits(max_connections=2000, max_keepalive_connections=200, keepalive_expiry=60),
+        transport=AiohttpTransport(max_connections=2000, keepalive_expiry=60),
         follow_redirects=False,
         trust_env=False,
     )

@@ -14,13 +14,14 @@ from asgiref.sync import sync_to_async
 from api.usage import writer
 from routing.models import UsageLog
 from tests.factories import make_key, make_provider, make_route
+from tests.respx_aiohttp import AiohttpTransportMocker
 
 UPSTREAM = "http://upstream.test/v1"
 
 
 @pytest.fixture
 def upstream():
-    with respx.mock(assert_all_called=False) as mock:
+    with respx.mock(assert_all_called=False, using=AiohttpTransportMocker.name) as mock:
         yield mock
 
 
