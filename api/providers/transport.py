@@ -11,7 +11,6 @@ and pass-through forwards the raw bytes with their headers, as with httpx's own 
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import AsyncIterator
 
