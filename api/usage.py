@@ -6,7 +6,9 @@ batch stays queued) and logged; only a full queue drops rows, loudly, and counts
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 import queue
 import threading
 import time
@@ -53,6 +55,7 @@ class UsageRecord:
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(UsageRecord))
+_values = operator.attrgetter(*_FIELD_NAMES)
 
 
 class UsageWriter:
@@ -163,13 +166,38 @@ def _columns(record: UsageRecord) -> dict:
     return {name: getattr(record, name) for name in _FIELD_NAMES}
 
 
-def _insert(batch: list[UsageRecord]) -> None:
-    """One bulk insert; if a row names a key, user or route deleted meanwhile, those rows lose the link."""
+@functools.cache
+def _insert_statement() -> tuple[str, tuple]:
+    """The batch INSERT and, per column, the conversion the database needs (datetimes, IPs) or None."""
     from routing.models import UsageLog
 
+    quote = connection.ops.quote_name
+    columns = [UsageLog._meta.get_field(name) for name in _FIELD_NAMES]
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        quote(UsageLog._meta.db_table), ", ".join(quote(f.column) for f in columns), ", ".join(["%s"] * len(columns))
+    )
+    return sql, tuple(None if f.get_internal_type() in _PLAIN_TYPES else f.get_db_prep_save for f in columns)
+
+
+_PLAIN_TYPES = frozenset(
+    {"CharField", "TextField", "BooleanField", "PositiveIntegerField", "PositiveSmallIntegerField", "ForeignKey"}
+)
+
+
+def _insert(batch: list[UsageRecord]) -> None:
+    """One `executemany` per batch (the ORM's `bulk_create` cost ~50 us of the gateway's core per row
+    in model instances and SQL compiling); if a row names a key, user or route deleted meanwhile,
+    those rows are written one by one and lose the link."""
+    from routing.models import UsageLog
+
+    sql, converters = _insert_statement()
+    rows = [
+        [v if convert is None else convert(v, connection) for v, convert in zip(_values(r), converters, strict=True)]
+        for r in batch
+    ]
     try:
-        with transaction.atomic():
-            UsageLog.objects.bulk_create([UsageLog(**_columns(r)) for r in batch])
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
     except IntegrityError:
         for record in batch:
             try:
