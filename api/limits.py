@@ -20,7 +20,7 @@ from api.auth import Caller
 from api.errors import GatewayError
 from api.translate.errors import ApiError
 from routing.models import budget_period_start
-from routing.snapshot import KeyInfo
+from routing.snapshot import KeyInfo, usable_connection
 
 WINDOW = 60
 BUDGET_CACHE_SECONDS = 24 * 3600
@@ -99,6 +99,7 @@ def _budget_name(key_id: int, period: str, now=None) -> str:
     return f"limit:budget:{key_id}:{start.date().isoformat() if start else 'total'}"
 
 
+@usable_connection
 def budget_used_from_db(key_id: int, period: str) -> int:
     from routing.models import UsageLog
 

@@ -3,15 +3,22 @@
 Django's own handler wraps every request in a `ThreadSensitiveContext` (a new thread per request as
 soon as anything hops to sync code) and runs the whole middleware stack, whose sync-only hooks
 (sessions, CSRF, auth, messages) each hop to a thread. The API needs none of them: this handler
-runs the same views through only `API_MIDDLEWARE` (async-capable), and its few remaining sync steps
-(request signals, response close) share asgiref's one worker thread instead of starting a new one.
-Measured with `make bench`; see README "Performance".
+runs the same views through only `API_MIDDLEWARE` (async-capable), and sends no request signals:
+their receivers (closing stale database connections, resetting the query log) cost two thread hops
+per request, while the API path touches the database only on a cache miss, which checks its
+connection itself (`routing.snapshot.usable_connection`). Measured with `make bench`; see README
+"Performance".
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.urls import set_script_prefix
 
 API_PREFIXES = ("/v1/",)
 API_PATHS = frozenset({"/", "/health", "/metrics", "/test-connection"})
@@ -33,3 +40,40 @@ class ApiASGIHandler(ASGIHandler):
 
     async def __call__(self, scope, receive, send) -> None:
         await self.handle(scope, receive, send)
+
+    async def handle(self, scope, receive, send) -> None:
+        """Django's `ASGIHandler.handle` without `request_started`, closing the response inline."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            request, response = self.create_request(scope, body_file)
+            if request is None:
+                await self.send_response(response, send)
+            else:
+                response = await self._respond_unless_gone(request, receive, send)
+            if response is not None:
+                response.close()  # request_finished: its receivers find nothing to close on this thread
+        finally:
+            body_file.close()
+
+    async def _respond_unless_gone(self, request, receive, send):
+        """Run the view and send its response; a client that disconnects first cancels both (as in Django)."""
+
+        async def respond():
+            response = await self.run_get_response(request)
+            with contextlib.suppress(asyncio.CancelledError):  # the client left while we were sending
+                await self.send_response(response, send)
+            return response
+
+        listener = asyncio.create_task(self.listen_for_disconnect(receive))
+        worker = asyncio.create_task(respond())
+        await asyncio.wait((listener, worker), return_when=asyncio.FIRST_COMPLETED)
+        for task in (listener, worker):
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RequestAborted):
+                await task
+        return None if worker.cancelled() else worker.result()

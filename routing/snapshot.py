@@ -6,6 +6,7 @@ other processes see it within the TTL.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -17,12 +18,26 @@ from typing import Generic, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from routing.resolve import ProviderInfo, RouteInfo, compile_pattern
 
 T = TypeVar("T")
 log = logging.getLogger("routing.snapshot")
+
+
+def usable_connection(query: Callable[..., T]) -> Callable[..., T]:
+    """Run `query` on a connection that is not broken nor past `CONN_MAX_AGE`. The API handler
+    sends no request signals (proxy_site/handlers.py), so its cache misses check for themselves;
+    inside a transaction (the admin's, a test's) the connection is left alone."""
+
+    @functools.wraps(query)
+    def wrapper(*args):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+        return query(*args)
+
+    return wrapper
 
 
 class Snapshot(Generic[T]):
@@ -77,6 +92,7 @@ def provider_info(p) -> ProviderInfo:
     )
 
 
+@usable_connection
 def _load_routes() -> tuple[RouteInfo, ...]:
     from routing.models import ModelRoute
 
@@ -128,6 +144,7 @@ class KeyInfo:
     budget_period: str
 
 
+@usable_connection
 def _load_key(digest: str) -> KeyInfo | None:
     from routing.models import ProxyKey
 
