@@ -29,13 +29,19 @@ async def probe(provider: ProviderInfo, model: str) -> dict:
     try:
         client = client_for(provider)
         if provider.kind == "anthropic":
-            response = await client.post(
+            request = client.request(
+                "POST",
                 upstream_url(provider, "messages", ""),
                 content=orjson.dumps(probe_body(provider, model)),
                 headers=upstream_headers(None, provider),
             )
+            response = await client.send(request)
+            try:
+                raw = await response.aread()
+            finally:
+                await response.aclose()
             if response.status_code != 200:
-                raise from_status(response.status_code, response.content, response.headers)
+                raise from_status(response.status_code, raw, response.headers)
         else:
             await openai.complete(client, provider, probe_body(provider, model))
         result["status"] = "ok"

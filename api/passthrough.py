@@ -59,7 +59,7 @@ async def forward(ex: Exchange, request: HttpRequest, body: JSON, route: RouteIn
     provider = route.provider
     payload = prepare_body(body, target_model=route.target_model, max_tokens_cap=route.max_tokens)
     client = client_for(provider)
-    http_request = client.build_request(
+    http_request = client.request(
         "POST",
         upstream_url(provider, endpoint, request.META.get("QUERY_STRING", "")),
         content=orjson.dumps(payload),
@@ -67,7 +67,7 @@ async def forward(ex: Exchange, request: HttpRequest, body: JSON, route: RouteIn
     )
     ex.record.attempts = 1
     try:
-        upstream = await client.send(http_request, stream=True)
+        upstream = await client.send(http_request)
     except httpx.HTTPError as exc:
         raise from_httpx(exc, "waiting for the upstream response") from exc
     streaming = upstream.headers.get("content-type", "").startswith("text/event-stream")

@@ -1,7 +1,7 @@
 """OpenAI-compatible Chat Completions: send a translated body, hand back a parsed reply or chunks.
 
-The seam between the gateway and an upstream: it receives an `httpx.AsyncClient`, raises only
-`ProviderError`, and knows nothing of Anthropic shapes.
+The seam between the gateway and an upstream: it receives the provider's `Upstream` (clients.py),
+raises only `ProviderError`, and knows nothing of Anthropic shapes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 
+from api.providers.clients import Upstream
 from api.providers.errors import ProviderError, bad_response, from_httpx, from_status
 from api.translate.sse import SSEDecoder
 from routing.resolve import ProviderInfo
@@ -36,13 +37,11 @@ def upstream_headers(provider: ProviderInfo) -> dict[str, str]:
     return headers
 
 
-async def open_response(client: httpx.AsyncClient, provider: ProviderInfo, body: dict) -> httpx.Response:
+async def open_response(client: Upstream, provider: ProviderInfo, body: dict) -> httpx.Response:
     """POST and wait for the status line; a non-2xx becomes a `ProviderError` with the body read."""
-    request = client.build_request(
-        "POST", chat_url(provider), content=orjson.dumps(body), headers=upstream_headers(provider)
-    )
+    request = client.request("POST", chat_url(provider), content=orjson.dumps(body), headers=upstream_headers(provider))
     try:
-        response = await client.send(request, stream=True)
+        response = await client.send(request)
     except httpx.HTTPError as exc:
         raise from_httpx(exc, "waiting for the upstream response") from exc
     if response.status_code // 100 != 2:
@@ -57,7 +56,7 @@ async def open_response(client: httpx.AsyncClient, provider: ProviderInfo, body:
     return response
 
 
-async def complete(client: httpx.AsyncClient, provider: ProviderInfo, body: dict) -> dict:
+async def complete(client: Upstream, provider: ProviderInfo, body: dict) -> dict:
     """A non-streaming completion as a dict; HTML, truncated or non-object JSON is a 502."""
     response = await open_response(client, provider, body)
     try:
