@@ -54,6 +54,19 @@ def _retry_after_seconds(error: ApiError) -> float | None:
     return None
 
 
+def retry_delay(exc: ProviderError, attempt: int, max_retries: int, deadline: float) -> float | None:
+    """Seconds to wait before retrying after `exc` (attempt 0 was the first), or None: do not retry."""
+    delay = backoff(attempt, exc.error)
+    if (
+        not exc.retryable
+        or attempt >= max_retries
+        or delay > settings.RETRY_MAX_WAIT
+        or time.monotonic() + delay > deadline
+    ):
+        return None
+    return delay
+
+
 async def candidates(route: RouteInfo, caller: Caller, error: ProviderError | None = None) -> list[RouteInfo]:
     """The routes to try after `route`: its fallbacks, or long-context routes after a context-length error."""
     routes = await snapshot.routes.get()
@@ -82,13 +95,8 @@ async def with_retries(
                 return current, await attempt(current)
             except ProviderError as exc:
                 last = exc
-                delay = backoff(n, exc.error)
-                if (
-                    not exc.retryable
-                    or n == current.provider.max_retries
-                    or delay > settings.RETRY_MAX_WAIT
-                    or time.monotonic() + delay > deadline
-                ):
+                delay = retry_delay(exc, n, current.provider.max_retries, deadline)
+                if delay is None:
                     break
                 log.info("retrying %s in %.2fs after %s", current.provider.name, delay, exc.error.status)
                 await asyncio.sleep(delay)

@@ -6,21 +6,26 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 
 import httpx
 import orjson
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from api.attempts import retry_delay
 from api.exchange import Exchange
-from api.providers.clients import client_for
-from api.providers.errors import from_httpx
+from api.providers.clients import Upstream, client_for
+from api.providers.errors import RETRYABLE_STATUSES, ProviderError, from_httpx, from_status
 from api.translate.errors import from_upstream
 from api.translate.passthrough import prepare_body
 from api.translate.sse import SSEDecoder
 from api.translate.types import JSON
 from routing.resolve import ProviderInfo, RouteInfo
 
+log = logging.getLogger("api.passthrough")
 FORWARDED_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "user-agent", "x-app", "x-claude-code-session-id")
 FORWARDED_RESPONSE_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
 
@@ -65,11 +70,7 @@ async def forward(ex: Exchange, request: HttpRequest, body: JSON, route: RouteIn
         content=orjson.dumps(payload),
         headers=upstream_headers(request, provider),
     )
-    ex.record.attempts = 1
-    try:
-        upstream = await client.send(http_request)
-    except httpx.HTTPError as exc:
-        raise from_httpx(exc, "waiting for the upstream response") from exc
+    upstream = await _send(ex, client, http_request, provider)
     streaming = upstream.headers.get("content-type", "").startswith("text/event-stream")
     if upstream.status_code == 200 and streaming:
         response = StreamingHttpResponse(
@@ -89,6 +90,44 @@ async def forward(ex: Exchange, request: HttpRequest, body: JSON, route: RouteIn
     )
     _copy_headers(upstream.headers, response, ex)
     return response
+
+
+async def _send(ex: Exchange, client: Upstream, http_request: httpx.Request, provider: ProviderInfo) -> httpx.Response:
+    """Send, retried as on the OpenAI path (attempts.py) while nothing has reached the client: connect
+    errors, timeouts and retryable statuses. The last answer, error or not, goes back as it came."""
+    deadline = time.monotonic() + settings.RETRY_DEADLINE
+    attempt = 0
+    while True:
+        ex.record.attempts += 1
+        upstream, error = await _attempt(client, http_request)
+        if error is None:
+            return upstream
+        delay = retry_delay(error, attempt, provider.max_retries, deadline)
+        if delay is None:
+            if upstream is None:
+                raise error
+            return upstream  # its body is read; the caller's `aread()` returns it
+        if upstream is not None:
+            await upstream.aclose()
+        log.info("retrying %s in %.2fs after %s", provider.name, delay, error.error.status)
+        await asyncio.sleep(delay)
+        attempt += 1
+
+
+async def _attempt(client: Upstream, http_request: httpx.Request) -> tuple[httpx.Response | None, ProviderError | None]:
+    """One try: the response (its body read when the status is retryable) and the error to retry on."""
+    try:
+        upstream = await client.send(http_request)
+    except httpx.HTTPError as exc:
+        return None, from_httpx(exc, "waiting for the upstream response")
+    if upstream.status_code not in RETRYABLE_STATUSES:
+        return upstream, None
+    try:
+        raw = await upstream.aread()
+    except httpx.HTTPError as exc:
+        await upstream.aclose()
+        return None, from_httpx(exc, "reading the upstream response")
+    return upstream, from_status(upstream.status_code, raw, upstream.headers)
 
 
 def _record_reply(ex: Exchange, status: int, raw: bytes, headers: httpx.Headers, endpoint: str) -> None:

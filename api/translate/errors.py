@@ -170,6 +170,7 @@ def from_upstream(status: int, body: bytes | str, headers: Mapping[str, str]) ->
         _clean(_PREFIX.get(mapped, "") + up.message),
         retry_after=_header(headers, "retry-after"),
         retry_after_ms=_header(headers, "retry-after-ms"),
+        should_retry={"true": True, "false": False}.get((_header(headers, "x-should-retry") or "").lower()),
     )
 
 

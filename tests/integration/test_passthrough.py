@@ -4,9 +4,11 @@ import json
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
 
 from api.translate.ids import thinking_signature
 from api.usage import writer
+from routing.models import Provider
 from tests.factories import make_key, make_provider, make_route
 from tests.integration.conftest import messages_body, usage_rows
 
@@ -132,3 +134,45 @@ async def test_an_upstream_error_is_returned_as_the_upstream_sent_it(anthropic_g
     assert response.status_code == 529 and response.json() == error
     [row] = await usage_rows()
     assert (row.status, row.error_type) == (529, "overloaded_error")
+
+
+OVERLOADED = httpx.Response(529, json={"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+STREAM_OK = httpx.Response(200, content=SSE_BODY, headers={"content-type": "text/event-stream"})
+NO_RETRY = httpx.Response(
+    429,
+    json={"type": "error", "error": {"type": "rate_limit_error", "message": "Quota exhausted"}},
+    headers={"x-should-retry": "false"},
+)
+BAD = httpx.Response(400, json={"type": "error", "error": {"type": "invalid_request_error", "message": "Bad"}})
+
+
+@pytest.mark.parametrize(
+    ("answers", "status", "calls"),
+    [
+        ([OVERLOADED, STREAM_OK], 200, 2),  # retried, then the stream is relayed
+        ([httpx.ConnectError("refused"), STREAM_OK], 200, 2),
+        ([OVERLOADED, OVERLOADED, OVERLOADED], 529, 3),  # retries used up: the last answer as it came
+        ([BAD, STREAM_OK], 400, 1),  # a client error is not retried
+        ([NO_RETRY, STREAM_OK], 429, 1),  # nor what the upstream says not to retry
+    ],
+    ids=["overloaded-then-ok", "connect-error-then-ok", "always-overloaded", "bad-request", "should-retry-false"],
+)
+async def test_pass_through_retries_before_the_first_byte(
+    anthropic_gateway, upstream, async_client, answers, status, calls
+):
+    await sync_to_async(Provider.objects.filter(name="claude").update)(max_retries=2)
+    route = upstream.post(f"{ANTHROPIC}/v1/messages").mock(side_effect=answers)
+    response = await async_client.post(
+        "/v1/messages",
+        data=json.dumps(messages_body(stream=True)),
+        content_type="application/json",
+        headers={"x-api-key": anthropic_gateway},
+    )
+    body = b"".join([part async for part in response.streaming_content]) if response.streaming else response.content
+    assert response.status_code == status and route.call_count == calls
+    if status == 200:
+        assert body == SSE_BODY
+    else:
+        assert json.loads(body) == json.loads(answers[calls - 1].content)
+    [row] = await usage_rows()
+    assert (row.status, row.attempts) == (status, calls)

@@ -356,6 +356,13 @@ def test_a_429_forwards_retry_after_and_retry_after_ms() -> None:
     assert err.headers() == {"retry-after": "7", "retry-after-ms": "6500"}
 
 
+@pytest.mark.parametrize(("sent", "expected"), [("false", False), ("TRUE", True), ("maybe", None), (None, None)])
+def test_the_upstreams_x_should_retry_is_kept(sent: str | None, expected: bool | None) -> None:
+    err = from_upstream(429, openai_error("quota"), {} if sent is None else {"x-should-retry": sent})
+    assert err.should_retry is expected
+    assert err.headers().get("x-should-retry") == (None if expected is None else str(expected).lower())
+
+
 def test_retry_after_as_an_http_date_is_forwarded() -> None:
     err = from_upstream(503, b"", {"retry-after": "Wed, 21 Oct 2026 07:28:00 GMT"})
     assert err.retry_after == "Wed, 21 Oct 2026 07:28:00 GMT"
