@@ -1,9 +1,10 @@
-"""httpx's client API over aiohttp's connection pool and C HTTP parser.
+"""An httpx transport on aiohttp's connection pool and C HTTP parser.
 
-httpcore spent about half of the gateway's CPU per small request (py-spy, README "Performance");
-aiohttp does the same HTTP/1.1 work for a fraction of it. Callers keep httpx: requests, responses,
-timeouts and exceptions are httpx's, so nothing above `clients.py` knows what carries the bytes,
-and tests mock upstreams with `respx.mock(using="httpx")`.
+httpcore spent about half of the gateway's CPU per small request (py-spy; `python -m
+bench.client_cost` and README "Performance"); aiohttp does the same HTTP/1.1 work for a fraction
+of it. Callers keep httpx: requests, responses, timeouts and exceptions are httpx's, so nothing
+above `clients.py` knows what carries the bytes, and tests mock upstreams at this transport with
+respx (tests/respx_aiohttp.py).
 
 Bodies are relayed undecoded (`auto_decompress=False`): httpx decodes `content-encoding` itself,
 and pass-through forwards the raw bytes with their headers, as with httpx's own transport.
