@@ -27,15 +27,20 @@ log = logging.getLogger("routing.snapshot")
 
 
 def usable_connection(query: Callable[..., T]) -> Callable[..., T]:
-    """Run `query` on a connection that is not broken nor past `CONN_MAX_AGE`. The API handler
-    sends no request signals (proxy_site/handlers.py), so its cache misses check for themselves;
+    """Run `query` as Django runs a request: on a connection that is not broken nor past
+    `CONN_MAX_AGE`, closed afterwards when it is (with the default 0, at once). The API handler
+    sends no request signals (proxy_site/handlers.py), so its cache misses do this themselves;
     inside a transaction (the admin's, a test's) the connection is left alone."""
 
     @functools.wraps(query)
     def wrapper(*args):
-        if not connection.in_atomic_block:
+        if connection.in_atomic_block:
+            return query(*args)
+        connection.close_if_unusable_or_obsolete()
+        try:
+            return query(*args)
+        finally:
             connection.close_if_unusable_or_obsolete()
-        return query(*args)
 
     return wrapper
 

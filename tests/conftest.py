@@ -9,3 +9,15 @@ def _fresh_snapshots():
     snapshot.invalidate_all()
     yield
     snapshot.invalidate_all()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _close_worker_thread_connections(django_db_setup, django_db_blocker):
+    """Async code reaches the database from asgiref's one worker thread, whose connection outlives
+    the tests: close it before the test database is dropped (PostgreSQL refuses to drop one in use)."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
