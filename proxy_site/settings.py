@@ -79,6 +79,7 @@ AUTH_MODE = env.str("AUTH_MODE", default="keys")  # "keys" or "open" (single-use
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
 REQUEST_TIMEOUT = _number("REQUEST_TIMEOUT", 90.0, float)
 CONNECT_TIMEOUT = _number("CONNECT_TIMEOUT", 10.0, float)
+UPSTREAM_CA_BUNDLE = env.str("UPSTREAM_CA_BUNDLE", default="")  # PEM of CAs for upstream TLS; empty: certifi's
 PING_INTERVAL = _number("PING_INTERVAL", 10.0, float)
 SHUTDOWN_GRACE = _number("SHUTDOWN_GRACE", 20.0, float)  # in-flight streams' time to finish on SIGTERM
 RETRY_DEADLINE = _number("RETRY_DEADLINE", 60.0, float)  # all retries and fallbacks of one request

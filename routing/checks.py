@@ -1,5 +1,7 @@
 """System checks: a misconfiguration shows at start-up, not on the first request."""
 
+import ssl
+
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
@@ -33,6 +35,11 @@ def settings_check(app_configs, **kwargs):
         problems.append(Error("LOG_BODIES must be off, errors or all.", id="proxy.E004"))
     if settings.LOG_FORMAT not in ("plain", "json"):
         problems.append(Error("LOG_FORMAT must be plain or json.", id="proxy.E005"))
+    if settings.UPSTREAM_CA_BUNDLE:
+        try:
+            ssl.create_default_context(cafile=settings.UPSTREAM_CA_BUNDLE)
+        except (OSError, ssl.SSLError) as exc:
+            problems.append(Error(f"UPSTREAM_CA_BUNDLE cannot be loaded: {exc}", id="proxy.E006"))
     if settings.AUTH_MODE == "open":
         problems.append(Warning("AUTH_MODE=open: any client can use this gateway without a key.", id="proxy.W001"))
     return problems

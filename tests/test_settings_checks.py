@@ -41,3 +41,10 @@ def test_with_debug_on_secrets_are_generated_once_into_a_private_file(tmp_path):
 def test_a_bad_encryption_key_is_reported(tmp_path):
     result = _check(tmp_path, DEBUG="false", SECRET_KEY="x" * 50, PROXY_ENCRYPTION_KEY="not-a-key")
     assert result.returncode != 0 and "proxy.E002" in result.stderr
+
+
+def test_an_unreadable_upstream_ca_bundle_is_reported(tmp_path):
+    (tmp_path / "not-a-pem").write_text("hello")
+    for bundle in (tmp_path / "missing.pem", tmp_path / "not-a-pem"):
+        result = _check(tmp_path, DEBUG="true", UPSTREAM_CA_BUNDLE=str(bundle))
+        assert result.returncode != 0 and "proxy.E006" in result.stderr, bundle

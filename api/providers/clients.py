@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from django.conf import settings
 
 from api.providers.transport import AiohttpTransport
 from routing.resolve import ProviderInfo
@@ -22,7 +23,9 @@ class Upstream:
     """
 
     def __init__(self, provider: ProviderInfo) -> None:
-        self._transport = AiohttpTransport(max_connections=2000, keepalive_expiry=60)
+        self._transport = AiohttpTransport(
+            max_connections=2000, keepalive_expiry=60, ca_bundle=settings.UPSTREAM_CA_BUNDLE
+        )
         read = provider.read_timeout
         self._timeout = {"connect": provider.connect_timeout, "read": read, "write": read, "pool": read}
         self._urls: dict[str, httpx.URL] = {}

@@ -26,9 +26,10 @@ MAX_HEADER_LINE = 64 * 1024
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """One aiohttp session (one pool) per transport, made on first use on the running loop."""
 
-    def __init__(self, *, max_connections: int, keepalive_expiry: float) -> None:
+    def __init__(self, *, max_connections: int, keepalive_expiry: float, ca_bundle: str = "") -> None:
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
+        self._ca_bundle = ca_bundle or certifi.where()  # certifi: the CAs httpx verifies with
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
         self._urls: dict[str, URL] = {}
@@ -38,7 +39,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             limit=self._max_connections,
             limit_per_host=0,
             keepalive_timeout=self._keepalive_expiry,
-            ssl=ssl.create_default_context(cafile=certifi.where()),  # the CA bundle httpx verifies with
+            ssl=ssl.create_default_context(cafile=self._ca_bundle),
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

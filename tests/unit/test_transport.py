@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import gzip
+import ipaddress
+import ssl
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from api.providers.transport import AiohttpTransport
 
@@ -92,9 +99,9 @@ async def server() -> AsyncIterator[tuple[Server, str]]:
     srv.close()
 
 
-def _client(max_connections: int = 10, read: float = 2.0, pool: float = 2.0) -> httpx.AsyncClient:
+def _client(max_connections: int = 10, read: float = 2.0, pool: float = 2.0, ca_bundle: str = "") -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=AiohttpTransport(max_connections=max_connections, keepalive_expiry=60),
+        transport=AiohttpTransport(max_connections=max_connections, keepalive_expiry=60, ca_bundle=ca_bundle),
         timeout=httpx.Timeout(connect=2.0, read=read, write=2.0, pool=pool),
     )
 
@@ -207,3 +214,40 @@ async def test_waiting_for_a_pool_slot_times_out_as_an_httpx_timeout(server):
         with pytest.raises(httpx.TimeoutException):
             await client.get(f"{base}/ok")
         await held.aclose()
+
+
+def _self_signed(tmp_path) -> ssl.SSLContext:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return context
+
+
+async def test_tls_certificates_are_verified_against_the_ca_bundle(tmp_path):
+    """A certificate no trusted CA signed is refused, never talked to; with its CA in the bundle
+    (UPSTREAM_CA_BUNDLE) the same upstream answers."""
+    state = Server()
+    srv = await asyncio.start_server(state.handle, "127.0.0.1", 0, ssl=_self_signed(tmp_path))
+    url = f"https://127.0.0.1:{srv.sockets[0].getsockname()[1]}/ok"
+    try:
+        async with _client() as client:
+            with pytest.raises(httpx.ConnectError, match=r"(?i)certificate"):
+                await client.get(url)
+        assert state.bodies == []
+        async with _client(ca_bundle=str(tmp_path / "cert.pem")) as client:
+            assert (await client.get(url)).json() == {"ok": True}
+    finally:
+        srv.close()
