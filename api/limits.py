@@ -48,13 +48,14 @@ def check_model_allowed(caller: Caller, model: str) -> None:
         raise _refuse(403, "permission_error", f"This API key may not use model {model!r}.", retry=False)
 
 
-async def _incr(name: str) -> int:
-    """Atomic increment. Django's `aincr` is a get then a set (racy), so the sync `incr` is used:
-    in-process it is a locked dict update; on Redis it is INCR, run off the event loop."""
+async def _cache(method: str, *args):
+    """A call to the default cache. Django's async cache methods hop to a thread for every backend;
+    in-process (LocMem) the work is a locked dict update, so it runs here; on Redis it runs off the
+    event loop. `incr` is atomic on both (`aincr` is a racy get then set)."""
     backend = caches["default"]
     if isinstance(backend, LocMemCache):
-        return backend.incr(name)
-    return await sync_to_async(backend.incr, thread_sensitive=False)(name)
+        return getattr(backend, method)(*args)
+    return await sync_to_async(getattr(backend, method), thread_sensitive=False)(*args)
 
 
 def _minute() -> tuple[int, int]:
@@ -70,15 +71,15 @@ async def check_rates(caller: Caller) -> None:
     minute, left = _minute()
     if key.rpm_limit:
         name = f"limit:rpm:{key.id}:{minute}"
-        await cache.aadd(name, 0, WINDOW * 2)
-        if await _incr(name) > key.rpm_limit:
+        await _cache("add", name, 0, WINDOW * 2)
+        if await _cache("incr", name) > key.rpm_limit:
             raise _refuse(
                 429,
                 "rate_limit_error",
                 f"This API key is limited to {key.rpm_limit} requests per minute.",
                 retry_after=left,
             )
-    if key.tpm_limit and (await cache.aget(f"limit:tpm:{key.id}:{minute}") or 0) >= key.tpm_limit:
+    if key.tpm_limit and (await _cache("get", f"limit:tpm:{key.id}:{minute}") or 0) >= key.tpm_limit:
         raise _refuse(
             429, "rate_limit_error", f"This API key is limited to {key.tpm_limit} tokens per minute.", retry_after=left
         )
@@ -118,10 +119,10 @@ def budget_used_from_db(key_id: int, period: str) -> int:
 
 async def _budget_used(key: KeyInfo) -> int:
     name = _budget_name(key.id, key.budget_period)
-    used = await cache.aget(name)
+    used = await _cache("get", name)
     if used is None:
         used = await sync_to_async(budget_used_from_db)(key.id, key.budget_period)
-        await cache.aadd(name, used, BUDGET_CACHE_SECONDS)
+        await _cache("add", name, used, BUDGET_CACHE_SECONDS)
     return used
 
 

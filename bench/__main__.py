@@ -74,11 +74,11 @@ def machine_facts(pinning: processes.Pinning) -> dict:
 
 
 async def run_scenario(args, scenario: Scenario, gw: tuple[int, int], fake: tuple[int, int],
-                       profiles: dict[str, str]) -> dict[str, list[dict]]:
+                       profiles: dict[str, str], key: str) -> dict[str, list[dict]]:
     """Warm up, capture the gateway's upstream request, then alternate gateway and direct runs."""
     (gw_pid, gw_port), (fake_pid, fake_port) = gw, fake
     count = 2 if scenario.paced else WARMUP_REQUESTS  # paced answers take over a second each
-    through = gateway_target(scenario, gw_port)
+    through = gateway_target(scenario, gw_port, key)
     await warm_up(through, count)
     upstream_body = await asyncio.to_thread(processes.fetch, fake_port, "/_bench/last")
     alone = direct_target(scenario, fake_port, upstream_body)
@@ -104,8 +104,9 @@ def run_all(args, pinning: processes.Pinning, tmp: Path) -> tuple[dict, dict]:
           processes.pinned_self(pinning)):
         for scenario in args.scenarios:
             with processes.gateway(pinning, tmp, fake_port, args.workers) as (gw, gw_port):
+                key = processes.issue_key(tmp, fake_port) if scenario.team_key else processes.CLIENT_KEY
                 runs[scenario.name] = uvloop.run(
-                    run_scenario(args, scenario, (gw.pid, gw_port), (fake.pid, fake_port), profiles))
+                    run_scenario(args, scenario, (gw.pid, gw_port), (fake.pid, fake_port), profiles, key))
     return runs, profiles
 
 

@@ -105,7 +105,7 @@ def gateway_env(tmp: Path, upstream_port: int) -> dict[str, str]:
         "ENV_FILE": "/nonexistent",
         "DEBUG": "false",
         "SECRET_KEY": "bench-" + "s" * 50,
-        "PROXY_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "PROXY_ENCRYPTION_KEY": _fernet_key(tmp),
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
         "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
         "OPENAI_API_KEY": "x",
@@ -115,6 +115,25 @@ def gateway_env(tmp: Path, upstream_port: int) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "PING_INTERVAL": "10",
     }
+
+
+def _fernet_key(tmp: Path) -> str:
+    """One key per bench folder: the gateway and `issue_key` must decrypt the same provider rows."""
+    path = tmp / "fernet.key"
+    if not path.exists():
+        path.write_bytes(Fernet.generate_key())
+    return path.read_text()
+
+
+def issue_key(tmp: Path, upstream_port: int) -> str:
+    """A proxy key with requests, tokens and budget limits set (too high to bite), so requests take
+    the team path: key lookup by hash, rate and budget checks. Returns the secret."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "issue_key", "bench-user", "--models", "claude-*",
+         "--rpm", "100000000", "--tpm", "100000000000", "--budget", "1000000000000000"],
+        cwd=REPO, env=gateway_env(tmp, upstream_port), capture_output=True, text=True, timeout=120, check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
 
 
 def _healthy(url: str) -> bool:

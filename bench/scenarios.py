@@ -23,6 +23,7 @@ class Scenario:
     ttft_ms: int = 0
     delay_ms: int = 0
     tools: bool = False
+    team_key: bool = False  # an issued proxy key with limits, instead of the single-user ANTHROPIC_API_KEY
     about: str = ""
 
     @property
@@ -58,14 +59,15 @@ SCENARIOS = (
     Scenario("paced_c512", 512, stream=True, **PACED, about="the same paced stream, 512 concurrent"),
 )
 EXTRA = (
+    Scenario("small_c32_key", 32, team_key=True, about="small non-stream, 32 concurrent, proxy key with limits"),
     Scenario("stream_tools_c32", 32, stream=True, tools=True, about="stream answering with a Write tool call"),
     Scenario("claude_code_stream_c8", 8, body="claude_code", stream=True, about="75 KB body, streamed"),
 )
 BY_NAME = {s.name: s for s in SCENARIOS + EXTRA}
 
 
-def gateway_target(scenario: Scenario, port: int) -> Target:
-    headers = {"content-type": "application/json", "x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01"}
+def gateway_target(scenario: Scenario, port: int, key: str = CLIENT_KEY) -> Target:
+    headers = {"content-type": "application/json", "x-api-key": key, "anthropic-version": "2023-06-01"}
     path = "/v1/messages"
     if scenario.body == "claude_code":
         headers.update(claude_code_body.HEADERS)
