@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.faults.fault_upstream import wait_until
 from tests.faults.live import (
     SHORT,
     assert_error_response,
@@ -178,7 +179,8 @@ async def test_a_healthy_answer_is_relayed_and_counted(live_gateway, fault_upstr
         assert assert_stream_complete(reply) == f"Answer for {tag}."
     else:
         assert reply.status == 200 and reply.json()["usage"]["output_tokens"] == req.completion_tokens
-    assert req.completed, "the upstream wrote its whole answer"
+    # The fake marks an answer complete once its last write returns: that can be after our reply is in.
+    assert wait_until(lambda: req.completed, 2.0), "the upstream wrote its whole answer"
     if not stream:  # a stream's connection is closed after [DONE] (see the report), a whole answer's pooled
         assert not req.connection.closed, "a complete answer leaves the connection pooled"
     row = one_row(live_gateway, requested_model=model_for(tag))
