@@ -103,8 +103,10 @@ def run_all(args, pinning: processes.Pinning, tmp: Path) -> tuple[dict, dict]:
     with (processes.fake_upstream(pinning, tmp / "fake.log") as (fake, fake_port),
           processes.pinned_self(pinning)):
         for scenario in args.scenarios:
-            with processes.gateway(pinning, tmp, fake_port, args.workers) as (gw, gw_port):
-                key = processes.issue_key(tmp, fake_port) if scenario.team_key else processes.CLIENT_KEY
+            home = tmp / scenario.name  # a fresh SQLite file (and log) per scenario
+            home.mkdir()
+            with processes.gateway(pinning, home, fake_port, args.workers) as (gw, gw_port):
+                key = processes.issue_key(home, fake_port) if scenario.team_key else processes.CLIENT_KEY
                 runs[scenario.name] = uvloop.run(
                     run_scenario(args, scenario, (gw.pid, gw_port), (fake.pid, fake_port), profiles, key))
     return runs, profiles
