@@ -176,9 +176,8 @@ def start_gateway(tmp: Path, env: dict[str, str]) -> Gateway:
 
 
 @contextlib.contextmanager
-def running_gateway(tmp: Path, upstream_url: str) -> Iterator[Gateway]:
-    """Serve the gateway from `tmp` (database, log, HOME) until the block ends, then stop it by its PID."""
-    env = gateway_env(tmp, upstream_url)
+def serving(tmp: Path, env: dict[str, str]) -> Iterator[Gateway]:
+    """Serve the gateway with `env` from `tmp` until the block ends, then stop it by its PID."""
     for attempt in range(3):
         try:
             gw = start_gateway(tmp, env)
@@ -191,3 +190,10 @@ def running_gateway(tmp: Path, upstream_url: str) -> Iterator[Gateway]:
         yield gw
     finally:
         stop(gw.process)
+
+
+@contextlib.contextmanager
+def running_gateway(tmp: Path, upstream_url: str) -> Iterator[Gateway]:
+    """Serve the gateway from `tmp` (database, log, HOME) until the block ends, then stop it by its PID."""
+    with serving(tmp, gateway_env(tmp, upstream_url)) as gw:
+        yield gw

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.servers import REPO, Gateway, GatewayDidNotStart, gateway_env, start_gateway, stop
+from tests.e2e.servers import REPO, Gateway, gateway_env, serving
 from tests.faults.fault_upstream import directive
 
 CLIENT_KEY = "sk-faults-shared-client-key"
@@ -96,17 +96,8 @@ def fault_gateway(
         timeout=120,
         capture_output=True,
     )
-    for attempt in range(3):
-        try:
-            gw = start_gateway(tmp, env)
-            break
-        except GatewayDidNotStart as exc:  # the free port was taken meanwhile: try another
-            if "address already in use" not in str(exc) or attempt == 2:
-                raise
-    try:
+    with serving(tmp, env) as gw:
         yield gw
-    finally:
-        stop(gw.process)
 
 
 # --- requests -------------------------------------------------------------------------------

@@ -57,6 +57,16 @@ async def hang_up(writer: asyncio.StreamWriter) -> float:
     return time.monotonic()
 
 
+async def assert_upstream_closed_and_499(gw, fault_upstream, tag: str, left_at: float, stream: bool) -> dict:
+    """The upstream connection closed within NOTICE of the client leaving, and one 499 row; the row."""
+    [req] = fault_upstream.requests_for(tag)
+    assert await until(lambda: req.connection.client_closed_at is not None, NOTICE), "upstream still open"
+    assert req.connection.client_closed_at - left_at < NOTICE
+    row = one_row(gw, requested_model=model_for(tag))
+    assert (row["status"], row["error_type"], row["stream"]) == (499, "client_closed", int(stream))
+    return row
+
+
 async def test_hanging_up_mid_stream_closes_the_upstream_and_records_499(live_gateway, fault_upstream):
     tag = new_tag()
     reader, writer = await open_request(live_gateway, body_for(tag, "drip_forever", stream=True))
@@ -65,11 +75,7 @@ async def test_hanging_up_mid_stream_closes_the_upstream_and_records_499(live_ga
     left_at = await hang_up(writer)
 
     assert b"HTTP/1.1 200" in seen and b"event: content_block_delta" in seen
-    [req] = fault_upstream.requests_for(tag)
-    assert await until(lambda: req.connection.client_closed_at is not None, NOTICE), "upstream still open"
-    assert req.connection.client_closed_at - left_at < NOTICE
-    row = one_row(live_gateway, requested_model=model_for(tag))
-    assert (row["status"], row["error_type"], row["stream"]) == (499, "client_closed", 1)
+    row = await assert_upstream_closed_and_499(live_gateway, fault_upstream, tag, left_at, stream=True)
     assert row["ttft_ms"] is not None, "the client did get content before it left"
 
 
@@ -84,11 +90,7 @@ async def test_hanging_up_while_a_whole_answer_is_awaited_closes_the_upstream_an
 
     left_at = await hang_up(writer)
 
-    [req] = fault_upstream.requests_for(tag)
-    assert await until(lambda: req.connection.client_closed_at is not None, NOTICE), "upstream still open"
-    assert req.connection.client_closed_at - left_at < NOTICE
-    row = one_row(live_gateway, requested_model=model_for(tag))
-    assert (row["status"], row["error_type"], row["stream"]) == (499, "client_closed", 0)
+    await assert_upstream_closed_and_499(live_gateway, fault_upstream, tag, left_at, stream=False)
 
 
 async def test_hanging_up_before_a_stream_starts_closes_the_upstream_and_records_499(live_gateway, fault_upstream):
@@ -98,8 +100,4 @@ async def test_hanging_up_before_a_stream_starts_closes_the_upstream_and_records
 
     left_at = await hang_up(writer)
 
-    [req] = fault_upstream.requests_for(tag)
-    assert await until(lambda: req.connection.client_closed_at is not None, NOTICE), "upstream still open"
-    assert req.connection.client_closed_at - left_at < NOTICE
-    row = one_row(live_gateway, requested_model=model_for(tag))
-    assert (row["status"], row["error_type"], row["stream"]) == (499, "client_closed", 1)
+    await assert_upstream_closed_and_499(live_gateway, fault_upstream, tag, left_at, stream=True)

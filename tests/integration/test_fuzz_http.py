@@ -9,7 +9,7 @@ always answers healthily, so any 5xx would be the gateway's own.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
@@ -17,24 +17,14 @@ from asgiref.sync import sync_to_async
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api.translate.types import ErrorType
 from api.usage import writer
 from routing.models import UsageLog
 from tests.integration.conftest import UPSTREAM, chunk, completion, sse
 from tests.unit.translate.test_fuzz_request import bodies as near_valid_bodies
 from tests.unit.translate.test_fuzz_request import json_values
 
-ERROR_TYPES = {
-    "invalid_request_error",
-    "authentication_error",
-    "billing_error",
-    "permission_error",
-    "not_found_error",
-    "request_too_large",
-    "rate_limit_error",
-    "api_error",
-    "timeout_error",
-    "overloaded_error",
-}
+ERROR_TYPES = set(get_args(ErrorType))
 EDGE = settings(
     max_examples=150,
     deadline=None,
