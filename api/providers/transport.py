@@ -12,6 +12,7 @@ and pass-through forwards the raw bytes with their headers, as with httpx's own 
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import AsyncIterator
 
@@ -31,8 +32,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._keepalive_expiry = keepalive_expiry
         self._ca_bundle = ca_bundle or certifi.where()  # certifi: the CAs httpx verifies with
         self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
-        self._urls: dict[str, URL] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -51,35 +50,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         return self._session
 
-    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
-        t = request.extensions.get("timeout") or {}
-        key = (t.get("pool"), t.get("connect"), t.get("read"))
-        timeout = self._timeouts.get(key)
-        if timeout is None:
-            # aiohttp's `connect` covers waiting for a pooled connection too: httpx's pool timeout.
-            timeout = aiohttp.ClientTimeout(total=None, connect=key[0], sock_connect=key[1], sock_read=key[2])
-            self._timeouts[key] = timeout
-        return timeout
-
-    def _url(self, request: httpx.Request) -> URL:
-        raw = str(request.url)
-        url = self._urls.get(raw)
-        if url is None:
-            url = URL(raw, encoded=True)  # httpx has already percent-encoded it
-            if len(self._urls) < 256:
-                self._urls[raw] = url
-        return url
-
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open()
+        t = request.extensions.get("timeout") or {}
         try:
             response = await session.request(
                 request.method,
-                self._url(request),
+                _yarl_url(str(request.url)),
                 headers=request.headers.multi_items(),
                 data=request.content or None,
                 allow_redirects=False,
-                timeout=self._timeout(request),
+                timeout=_client_timeout(t.get("pool"), t.get("connect"), t.get("read")),
             )
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise to_httpx_error(exc, request) from exc
@@ -94,6 +75,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+@functools.lru_cache(maxsize=256)
+def _yarl_url(raw: str) -> URL:
+    return URL(raw, encoded=True)  # httpx has already percent-encoded it
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(pool: float | None, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+    # aiohttp's `connect` covers waiting for a pooled connection too: httpx's pool timeout.
+    return aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect, sock_read=read)
 
 
 class _Body(httpx.AsyncByteStream):
