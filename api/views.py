@@ -13,15 +13,15 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from api import passthrough
-from api.auth import Caller, authenticate
-from api.connection_test import probe_all
-from api.errors import GatewayError, invalid_request
-from api.exchange import Exchange
-from api.limits import check_model_allowed, check_rates
-from api.relay import relay
-from api.responses import error_response, json_response, new_request_id
-from api.routes import resolve_route
+from api.accounting.exchange import Exchange
+from api.admission.auth import Caller, authenticate
+from api.admission.limits import check_model_allowed, check_rates
+from api.admission.routes import resolve_route
+from api.forward import passthrough
+from api.forward.connection_test import probe_all
+from api.forward.relay import relay
+from api.http.errors import GatewayError, invalid_request
+from api.http.responses import error_response, json_response, new_request_id
 from api.translate.errors import ApiError, from_translation
 from api.translate.tokens import count_tokens as count_locally
 from api.translate.types import JSON, TranslationError
@@ -153,7 +153,7 @@ async def root(request: HttpRequest) -> HttpResponse:
 
 
 def health(request: HttpRequest) -> HttpResponse:
-    from api.usage import writer
+    from api.accounting.usage import writer
 
     try:
         with connection.cursor() as cursor:

@@ -29,7 +29,7 @@ async def _startup() -> None:
         raise RuntimeError("system checks failed: " + "; ".join(f"{e.id} {e.msg}" for e in errors))
     from django.conf import settings
 
-    from api import lifecycle
+    from api.http import lifecycle
 
     lifecycle.install_signal_hooks(settings.SHUTDOWN_GRACE)
     from routing import invalidation
@@ -40,8 +40,8 @@ async def _startup() -> None:
 async def _shutdown() -> None:
     from asgiref.sync import sync_to_async
 
+    from api.accounting.usage import writer
     from api.providers.clients import close_all
-    from api.usage import writer
 
     await close_all()
     if not await sync_to_async(writer.flush, thread_sensitive=False)(30.0):

@@ -125,7 +125,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "api.middleware.ApiPathMiddleware",
+    "api.http.middleware.ApiPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -138,7 +138,7 @@ MIDDLEWARE = [
 
 # The API paths (/v1/, /health, /metrics, /, /test-connection) run through proxy_site.handlers with
 # only these: no sessions, CSRF, auth or messages, whose sync hooks would cost a thread hop each.
-API_MIDDLEWARE = ["api.middleware.ApiPathMiddleware"]
+API_MIDDLEWARE = ["api.http.middleware.ApiPathMiddleware"]
 
 ROOT_URLCONF = "proxy_site.urls"
 ASGI_APPLICATION = "proxy_site.asgi.application"
@@ -213,10 +213,10 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain")  # plain | json
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "api.logs.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "api.accounting.logs.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "api.logs.JsonFormatter"},
+        "json": {"()": "api.accounting.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from api import metrics, views
+from api import views
+from api.accounting import metrics
 
 urlpatterns = [
     path("", views.root, name="root"),

@@ -4,8 +4,8 @@ import io
 import json
 import logging
 
-from api.logs import JsonFormatter, RequestIdFilter, log_finished, request_id
-from api.usage import UsageRecord
+from api.accounting.logs import JsonFormatter, RequestIdFilter, log_finished, request_id
+from api.accounting.usage import UsageRecord
 
 
 def test_a_finished_request_is_one_json_line_with_its_request_id_and_no_secrets():

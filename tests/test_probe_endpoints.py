@@ -2,7 +2,7 @@
 
 import pytest
 
-from api.usage import writer
+from api.accounting.usage import writer
 from routing.models import UsageLog
 
 

@@ -11,8 +11,8 @@ from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from api.auth import authenticate
-from api.errors import GatewayError
+from api.admission.auth import authenticate
+from api.http.errors import GatewayError
 from routing.keys import DISPLAY_LENGTH, KEY_PREFIX, hash_key
 from routing.models import ProxyKey
 from tests.factories import make_key, make_user

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from api.errors import GatewayError
+from api.http.errors import GatewayError
 from api.translate import errors
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})

@@ -11,7 +11,7 @@ import pytest
 import respx
 from asgiref.sync import sync_to_async
 
-from api.usage import writer
+from api.accounting.usage import writer
 from routing.models import UsageLog
 from tests.factories import make_key, make_provider, make_route
 from tests.respx_aiohttp import AiohttpTransportMocker

@@ -6,7 +6,7 @@ import httpx
 from asgiref.sync import sync_to_async
 from django.db import OperationalError
 
-from api.usage import writer
+from api.accounting.usage import writer
 from routing import snapshot
 from tests.integration.conftest import UPSTREAM, completion, messages_body, usage_rows
 
@@ -31,7 +31,7 @@ async def test_requests_keep_being_served_and_logged_through_a_database_outage(
 
     monkeypatch.setattr(snapshot, "_load_routes", database_down)
     monkeypatch.setattr(snapshot, "_load_key", database_down)
-    monkeypatch.setattr("api.usage._insert", database_down)
+    monkeypatch.setattr("api.accounting.usage._insert", database_down)
     settings.USAGE_FLUSH_SECONDS = 0.05
     snapshot.invalidate_all()  # as if the cache time ran out during the outage
 

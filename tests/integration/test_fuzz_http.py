@@ -17,8 +17,8 @@ from asgiref.sync import sync_to_async
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api.accounting.usage import writer
 from api.translate.types import ErrorType
-from api.usage import writer
 from routing.models import UsageLog
 from tests.integration.conftest import UPSTREAM, chunk, completion, sse
 from tests.unit.translate.test_fuzz_request import bodies as near_valid_bodies

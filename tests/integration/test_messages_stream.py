@@ -225,7 +225,7 @@ async def test_a_client_disconnect_closes_the_upstream_and_logs_499(gateway, ups
 async def test_a_stream_still_running_when_the_shutdown_grace_ends_gets_an_error_event(
     gateway, upstream, async_client, settings
 ):
-    from api import lifecycle
+    from api.http import lifecycle
 
     settings.PING_INTERVAL = 5
     body = SlowStream([(0, sse(chunk({"content": "working"}))), (30, sse(chunk({"content": "never"})))])

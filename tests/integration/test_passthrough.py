@@ -6,8 +6,8 @@ import httpx
 import pytest
 from asgiref.sync import sync_to_async
 
+from api.accounting.usage import writer
 from api.translate.ids import thinking_signature
-from api.usage import writer
 from routing.models import Provider
 from tests.factories import make_key, make_provider, make_route
 from tests.integration.conftest import messages_body, usage_rows

@@ -16,7 +16,7 @@ OK = httpx.Response(200, json=completion({"content": "ok"}))
 
 @pytest.fixture(autouse=True)
 def _fast_backoff(settings, monkeypatch):
-    monkeypatch.setattr("api.attempts.random.uniform", lambda a, b: 0.01)
+    monkeypatch.setattr("api.forward.attempts.random.uniform", lambda a, b: 0.01)
     settings.RETRY_MAX_WAIT = 20.0
 
 

@@ -15,7 +15,7 @@ def _boom(*args, **kwargs):
 async def test_an_unexpected_exception_is_a_500_api_error_with_one_usage_row(
     gateway, async_client, monkeypatch, stream
 ):
-    monkeypatch.setattr("api.relay.translate_request", _boom)
+    monkeypatch.setattr("api.forward.relay.translate_request", _boom)
 
     response = await async_client.post(
         "/v1/messages",

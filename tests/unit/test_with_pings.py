@@ -1,4 +1,4 @@
-"""`api.sse.with_pings`: items in order, pings in silences and at a drain deadline, clean stops."""
+"""`api.forward.sse.with_pings`: items in order, pings in silences and at a drain deadline, clean stops."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import contextlib
 
 import pytest
 
-from api import lifecycle
-from api.sse import BUFFERED_ITEMS, PING, with_pings
+from api.forward.sse import BUFFERED_ITEMS, PING, with_pings
+from api.http import lifecycle
 
 
 async def _paced(items, delays):

@@ -16,8 +16,8 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
-from api.auth import Caller
-from api.errors import GatewayError
+from api.admission.auth import Caller
+from api.http.errors import GatewayError
 from api.translate.errors import ApiError
 from routing.models import budget_period_start
 from routing.snapshot import KeyInfo, usable_connection

@@ -8,8 +8,8 @@ import time
 import httpx
 import orjson
 
-from api.errors import GatewayError
-from api.passthrough import upstream_headers, upstream_url
+from api.forward.passthrough import upstream_headers, upstream_url
+from api.http.errors import GatewayError
 from api.providers import openai
 from api.providers.clients import client_for
 from api.providers.errors import from_status

@@ -10,11 +10,11 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
-from api import bodies, logs, metrics
-from api.auth import Caller
-from api.responses import error_response, new_request_id
+from api.accounting import bodies, logs, metrics
+from api.accounting.usage import UsageRecord, writer
+from api.admission.auth import Caller
+from api.http.responses import error_response, new_request_id
 from api.translate.errors import STATUS_FOR_TYPE, ApiError
-from api.usage import UsageRecord, writer
 from routing.resolve import RouteInfo
 
 CLIENT_CLOSED = 499

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from api.errors import GatewayError
+from api.http.errors import GatewayError
 from api.translate.errors import ApiError
 from routing import snapshot
 from routing.keys import hash_key

@@ -11,15 +11,16 @@ import httpx
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
-from api import lifecycle, metrics
-from api.attempts import with_retries
-from api.auth import Caller
-from api.errors import GatewayError
-from api.exchange import Exchange
+from api.accounting import metrics
+from api.accounting.exchange import Exchange
+from api.admission.auth import Caller
+from api.forward.attempts import with_retries
+from api.forward.sse import PING, encode_events, ping_frame, with_pings
+from api.http import lifecycle
+from api.http.errors import GatewayError
+from api.http.responses import json_response
 from api.providers import openai
 from api.providers.clients import client_for
-from api.responses import json_response
-from api.sse import PING, encode_events, ping_frame, with_pings
 from api.translate.errors import ApiError, timeout_error
 from api.translate.profiles import profile_for
 from api.translate.request import to_openai_request
@@ -28,7 +29,7 @@ from api.translate.stream import StreamTranslator
 from api.translate.types import JSON, Context
 from routing.resolve import RouteInfo
 
-log = logging.getLogger("api.relay")
+log = logging.getLogger("api.forward.relay")
 
 
 def translate_request(body: JSON, route: RouteInfo, body_size: int) -> tuple[JSON, Context]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.auth import Caller
-from api.errors import GatewayError
+from api.admission.auth import Caller
+from api.http.errors import GatewayError
 from api.translate.errors import ApiError
 from routing import snapshot
 from routing.resolve import RouteInfo, resolve

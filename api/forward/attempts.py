@@ -18,15 +18,15 @@ from typing import TypeVar
 
 from django.conf import settings
 
-from api.auth import Caller
-from api.exchange import Exchange
+from api.accounting.exchange import Exchange
+from api.admission.auth import Caller
 from api.providers.errors import ProviderError
 from api.translate.errors import ApiError
 from routing import snapshot
 from routing.resolve import RouteInfo, fallbacks_of
 
 T = TypeVar("T")
-log = logging.getLogger("api.attempts")
+log = logging.getLogger("api.forward.attempts")
 
 # The upstream refused the provider itself (credentials, model missing): another provider may serve.
 _FALLBACK_STATUSES = frozenset({401, 403, 404})

@@ -15,8 +15,8 @@ import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from api.attempts import retry_delay
-from api.exchange import Exchange
+from api.accounting.exchange import Exchange
+from api.forward.attempts import retry_delay
 from api.providers.clients import Upstream, client_for
 from api.providers.errors import RETRYABLE_STATUSES, ProviderError, from_httpx, from_status
 from api.translate.errors import from_upstream
@@ -25,7 +25,7 @@ from api.translate.sse import SSEDecoder
 from api.translate.types import JSON
 from routing.resolve import ProviderInfo, RouteInfo
 
-log = logging.getLogger("api.passthrough")
+log = logging.getLogger("api.forward.passthrough")
 FORWARDED_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "user-agent", "x-app", "x-claude-code-session-id")
 FORWARDED_RESPONSE_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
 

@@ -10,7 +10,7 @@ import logging
 import signal
 import time
 
-log = logging.getLogger("api.lifecycle")
+log = logging.getLogger("api.http.lifecycle")
 _deadline: float | None = None
 
 

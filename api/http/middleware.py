@@ -6,7 +6,7 @@ import logging
 
 from asgiref.sync import markcoroutinefunction
 
-from api.responses import error_response, new_request_id
+from api.http.responses import error_response, new_request_id
 from api.translate.errors import ApiError
 
 log = logging.getLogger("api")

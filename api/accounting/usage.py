@@ -19,9 +19,9 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from api import metrics
+from api.accounting import metrics
 
-log = logging.getLogger("api.usage")
+log = logging.getLogger("api.accounting.usage")
 
 
 @dataclass(slots=True)
@@ -212,7 +212,7 @@ def _insert(batch: list[UsageRecord]) -> None:
 def _charge(records: list[UsageRecord]) -> None:
     """Count tokens against key limits before the rows are written: a concurrent reload of a budget
     from the database may then miss these rows for a moment, but never counts them twice."""
-    from api.limits import charge
+    from api.admission.limits import charge
 
     try:
         charge(records)

@@ -78,7 +78,7 @@ def view(request: HttpRequest) -> HttpResponse:
     presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(presented.encode(), token.encode()):
         return HttpResponse(status=401, headers={"www-authenticate": "Bearer"})
-    from api.usage import writer
+    from api.accounting.usage import writer
 
     USAGE_QUEUE.set(writer.depth)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

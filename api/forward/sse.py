@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import orjson
 
-from api import lifecycle
+from api.http import lifecycle
 from api.translate.sse import encode_event
 
 T = TypeVar("T")
