@@ -24,7 +24,8 @@ ENV PATH="/opt/venv/bin:$PATH" \
     DEBUG=false \
     HOST=0.0.0.0 \
     PORT=8082 \
-    DATABASE_URL=sqlite:////data/db.sqlite3
+    DATABASE_URL=sqlite:////data/db.sqlite3 \
+    STATE_DIR=/data/state
 
 # The code and the virtualenv stay root-owned (read-only for the service); only /data is writable,
 # for the SQLite default when no DATABASE_URL is given.

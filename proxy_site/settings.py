@@ -104,6 +104,11 @@ CUSTOM_HEADERS = {
     if key.startswith("CUSTOM_HEADER_") and value
 }
 
+# --- local state ----------------------------------------------------------------------------
+# Files this host's workers share: the usage journal (journal/) and, without Redis, the limit
+# counters (limits.sqlite3). Must be on a local disk, writable, and the same for every worker.
+STATE_DIR = Path(env.str("STATE_DIR", default="") or BASE_DIR / "var")
+
 # --- usage log ------------------------------------------------------------------------------
 USAGE_FLUSH_SECONDS = _number("USAGE_FLUSH_SECONDS", 1.0, float)
 USAGE_BATCH_SIZE = _number("USAGE_BATCH_SIZE", 500)

@@ -21,3 +21,12 @@ def _close_worker_thread_connections(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _state_dir(tmp_path_factory):
+    """Journal and limit counters of the test process live in a fresh folder, never the checkout's var/."""
+    from django.conf import settings
+
+    settings.STATE_DIR = tmp_path_factory.mktemp("state")
+    yield settings.STATE_DIR
