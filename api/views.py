@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from api.accounting.exchange import Exchange
 from api.admission.auth import Caller, authenticate
-from api.admission.limits import check_model_allowed, check_rates
+from api.admission.limits import check_model_allowed, check_route_allowed, reserve
 from api.admission.routes import resolve_route
 from api.forward import passthrough
 from api.forward.connection_test import probe_all
@@ -112,17 +112,19 @@ def api_view(endpoint: str):
 
 
 async def admit(request: HttpRequest, ex: Exchange, *, counting: bool = False) -> tuple[Caller, JSON, RouteInfo]:
-    """Authenticate, parse, check the key's allowlist, resolve the route."""
+    """Authenticate, parse, check the key's allowlist on the name and on the route it resolves to, and
+    reserve what the request may cost on the key's limits (settled when the exchange finishes)."""
     caller = await authenticate(request)
     ex.identify(caller)
     body = parse_body(request, counting=counting)
     ex.record.requested_model = body["model"][:200]
     ex.record.stream = bool(body.get("stream")) and not counting
     check_model_allowed(caller, body["model"])
-    if not counting:
-        await check_rates(caller)
     route = await resolve_route(body["model"], caller)
     ex.routed(route)
+    check_route_allowed(caller, body["model"], route)
+    if not counting:
+        ex.hold = await reserve(caller, body, route, len(request.body), ex.request_id)
     return caller, body, route
 
 

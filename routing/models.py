@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
@@ -149,17 +147,6 @@ class ProxyKey(models.Model):
 
     def model_patterns(self) -> list[str]:
         return [p.strip() for p in self.allowed_models.split(",") if p.strip()]
-
-
-def budget_period_start(period: str, now=None):
-    """Start of the budget period that contains `now` (None for a total budget)."""
-    now = timezone.localtime(now or timezone.now())
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return {
-        ProxyKey.Period.DAY: day,
-        ProxyKey.Period.WEEK: day - timedelta(days=day.weekday()),
-        ProxyKey.Period.MONTH: day.replace(day=1),
-    }.get(period)
 
 
 class UsageLog(models.Model):

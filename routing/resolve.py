@@ -87,3 +87,22 @@ def fallbacks_of(route: RouteInfo, routes: Sequence[RouteInfo]) -> list[RouteInf
     """The route's fallback routes in their configured order (disabled ones are absent)."""
     by_id = {r.id: r for r in routes}
     return [by_id[i] for i in route.fallback_ids if i in by_id]
+
+
+def reachable_routes(
+    route: RouteInfo, routes: Sequence[RouteInfo], user_id: int | None, group_ids: Iterable[int]
+) -> list[RouteInfo]:
+    """`route` and every route a request on it may move to: its fallbacks (and theirs), and the
+    long-context routes that apply to the caller (a context-length error moves there)."""
+    by_id = {r.id: r for r in routes}
+    groups = frozenset(group_ids)
+    found, queue = {route.id: route}, [route]
+    while queue:
+        for next_id in queue.pop().fallback_ids:
+            if next_id in by_id and next_id not in found:
+                found[next_id] = by_id[next_id]
+                queue.append(by_id[next_id])
+    for r in routes:
+        if r.long_context and r.applies_to(user_id, groups):
+            found.setdefault(r.id, r)
+    return list(found.values())

@@ -9,7 +9,8 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from routing.models import ProxyKey, UsageLog, budget_period_start
+from routing.models import ProxyKey, UsageLog
+from routing.periods import period_of
 
 TOTAL_TOKENS = (
     Coalesce(Sum("input_tokens"), 0)
@@ -59,7 +60,7 @@ class KeyUsage:
 
 def key_usage(key: ProxyKey) -> KeyUsage:
     everything = UsageLog.objects.filter(key=key).aggregate(tokens=TOTAL_TOKENS, requests=Count("id"))
-    start = budget_period_start(key.budget_period)
+    start = period_of(key.budget_period).start
     period = (
         everything["tokens"]
         if start is None

@@ -30,3 +30,12 @@ def _state_dir(tmp_path_factory):
 
     settings.STATE_DIR = tmp_path_factory.mktemp("state")
     yield settings.STATE_DIR
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limit_counters(_state_dir):
+    """Each test starts with no requests, tokens or budgets counted against any key."""
+    from api.admission.counters import store
+
+    store().clear()
+    yield

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 
 from api.accounting import bodies, logs, metrics
 from api.accounting.usage import UsageRecord, writer
+from api.admission import limits
 from api.admission.auth import Caller
 from api.http.responses import error_response, new_request_id
 from api.translate.errors import STATUS_FOR_TYPE, ApiError
@@ -28,6 +29,8 @@ class Exchange:
     request_body: bytes = b""
     response_body: bytes | str = ""
     first_byte_timeout: float = 0.0
+    hold: str | None = None
+    """The id of the request's reservation on its key's limits, settled once it ends."""
     _finished: bool = False
 
     @classmethod
@@ -100,6 +103,8 @@ class Exchange:
             return
         self._finished = True
         self.record.latency_ms = self.elapsed_ms()
+        if self.hold is not None:
+            limits.settle(self.hold, self.record.total_tokens)
         if self.request_body and bodies.wanted(self.record.status):
             self.record.request_body = bodies.as_text(self.request_body)
             self.record.response_body = bodies.as_text(self.response_body or "(streamed)")

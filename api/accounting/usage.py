@@ -53,6 +53,11 @@ class UsageRecord:
     request_body: str = ""
     response_body: str = ""
 
+    @property
+    def total_tokens(self) -> int:
+        """What a key's tokens per minute and budget count: input, output and both cache counts."""
+        return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_creation_tokens
+
 
 _FIELD_NAMES = tuple(f.name for f in fields(UsageRecord))
 _values = operator.attrgetter(*_FIELD_NAMES)
@@ -115,7 +120,6 @@ class UsageWriter:
         batch: list[UsageRecord] = []
         while True:
             taken = self._take(settings.USAGE_BATCH_SIZE - len(batch))
-            _charge(taken)
             batch.extend(taken)
             if not batch:
                 continue
@@ -207,17 +211,6 @@ def _insert(batch: list[UsageRecord]) -> None:
                 orphan = replace(record, key_id=None, user_id=None, route_id=None, provider_id=None)
                 UsageLog.objects.create(**_columns(orphan))
     _touch_keys(batch)
-
-
-def _charge(records: list[UsageRecord]) -> None:
-    """Count tokens against key limits before the rows are written: a concurrent reload of a budget
-    from the database may then miss these rows for a moment, but never counts them twice."""
-    from api.admission.limits import charge
-
-    try:
-        charge(records)
-    except Exception:  # a cache outage must not stop the usage log
-        log.exception("charging %d usage rows to key limits failed", len(records))
 
 
 _KEY_TOUCH_SECONDS = 60.0

@@ -1,29 +1,40 @@
-"""Per-key limits, checked before any upstream call: model allowlist, requests and tokens per minute, budget.
+"""Per-key limits, checked before any upstream call and held across every worker.
 
-Counters live in Django's cache, so they hold across workers once a shared cache (Redis) is
-configured; with the default in-process cache they hold per process. Tokens are charged by the
-usage writer after each row is written (`charge`), so a minute's token count lags by about a second.
+- The allowlist is checked against the requested name *and* what it resolves to (`check_route_allowed`):
+  a key allowed `*haiku*` cannot reach an opus route by asking for `claude-opus-4-haiku`.
+- Requests and tokens per minute are sliding windows; budgets are counted per period kind and start.
+- A request reserves what it can cost at admission (`reserve`): its estimated input plus the most output
+  it may be given (max_tokens under the caps of the routes it may reach). It is refused when that does not
+  fit; when it ends, the reservation is settled to the tokens it really used (`settle`). Concurrent
+  requests therefore cannot walk through a budget: overshoot comes only from input tokens above the
+  estimate (see `api.translate.tokens.input_bound`) and from an upstream ignoring max_tokens.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import logging
 import time
 
 from asgiref.sync import sync_to_async
-from django.core.cache import cache, caches
-from django.core.cache.backends.locmem import LocMemCache
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
 from api.admission.auth import Caller
+from api.admission.counters import Check, Outcome, store
 from api.http.errors import GatewayError
 from api.translate.errors import ApiError
-from routing.models import budget_period_start
+from api.translate.tokens import input_bound
+from api.translate.types import JSON
+from routing import snapshot
+from routing.periods import Period, period_of
+from routing.resolve import RouteInfo, reachable_routes
 from routing.snapshot import KeyInfo, usable_connection
 
+log = logging.getLogger("api.admission.limits")
 WINDOW = 60
-BUDGET_CACHE_SECONDS = 24 * 3600
+TOTAL_BUDGET_REFRESH = 24 * 3600
+"""A total budget's counter is reloaded from the usage log once a day (other periods: when they end)."""
 
 
 def _refuse(status: int, error_type, message: str, *, retry_after: int | None = None, retry: bool | None = None):
@@ -38,76 +49,121 @@ def _refuse(status: int, error_type, message: str, *, retry_after: int | None = 
     )
 
 
+def _allows(key: KeyInfo, name: str) -> bool:
+    wanted = name.lower()
+    return any(p.match(wanted) for p in key.model_patterns)
+
+
 def check_model_allowed(caller: Caller, model: str) -> None:
-    """403 when the key names allowed model patterns and none matches."""
+    """403 when the key names allowed model patterns and the requested name matches none."""
     key = caller.key
-    if key is None or not key.model_patterns:
-        return
-    wanted = model.lower()
-    if not any(p.match(wanted) for p in key.model_patterns):
+    if key is not None and key.model_patterns and not _allows(key, model):
         raise _refuse(403, "permission_error", f"This API key may not use model {model!r}.", retry=False)
 
 
-async def _cache(method: str, *args):
-    """A call to the default cache. Django's async cache methods hop to a thread for every backend;
-    in-process (LocMem) the work is a locked dict update, so it runs here; on Redis it runs off the
-    event loop. `incr` is atomic on both (`aincr` is a racy get then set)."""
-    backend = caches["default"]
-    if isinstance(backend, LocMemCache):
-        return getattr(backend, method)(*args)
-    return await sync_to_async(getattr(backend, method), thread_sensitive=False)(*args)
+def permits(key: KeyInfo | None, route: RouteInfo) -> bool:
+    """Whether the key may reach `route`: one of its patterns matches the route's upstream model, or
+    the route's own pattern read as a name (`*haiku*` allows a `claude-3-haiku-*` route, not `*opus*`)."""
+    if key is None or not key.model_patterns:
+        return True
+    return _allows(key, route.target_model) or _allows(key, route.pattern)
 
 
-def _minute() -> tuple[int, int]:
-    now = int(time.time())
-    return now // WINDOW, WINDOW - now % WINDOW
+def check_route_allowed(caller: Caller, model: str, route: RouteInfo) -> None:
+    if not permits(caller.key, route):
+        message = f"This API key may not use model {model!r}: it is served by {route.target_model!r}."
+        raise _refuse(403, "permission_error", message, retry=False)
 
 
-async def check_rates(caller: Caller) -> None:
-    """429 when this minute's requests or tokens are used up, with the seconds until the next minute."""
+def output_bound(body: JSON, routes: list[RouteInfo]) -> int:
+    """The most output tokens the request can be given on any route it may reach."""
+    wanted = int(body.get("max_tokens") or 0)
+    return max(min(wanted, r.max_tokens) if r.max_tokens else wanted for r in routes)
+
+
+def _budget(key: KeyInfo, now: float) -> tuple[Period, str, int]:
+    period = period_of(key.budget_period)
+    ttl = int(period.end.timestamp() - now) + 3600 if period.end else TOTAL_BUDGET_REFRESH
+    return period, f"budget:key:{key.id}:{period.label}", ttl
+
+
+def _checks(key: KeyInfo, amount: int, now: float) -> list[Check]:
+    checks = []
+    if key.rpm_limit:
+        checks.append(Check(f"rpm:key:{key.id}", key.rpm_limit, 1, window=WINDOW, settles=False))
+    if key.tpm_limit:
+        checks.append(Check(f"tpm:key:{key.id}", key.tpm_limit, amount, window=WINDOW))
+    if key.budget_tokens:
+        _, name, ttl = _budget(key, now)
+        checks.append(Check(name, key.budget_tokens, amount, ttl=ttl))
+    return checks
+
+
+async def reserve(caller: Caller, body: JSON, route: RouteInfo, body_size: int, hold_id: str) -> str | None:
+    """Reserve the request's cost on every limit of its key; its hold id, or None when nothing limits it.
+    Raises the 429 of the first limit the reservation does not fit."""
     key = caller.key
     if key is None or not (key.rpm_limit or key.tpm_limit or key.budget_tokens):
-        return
-    minute, left = _minute()
-    if key.rpm_limit:
-        name = f"limit:rpm:{key.id}:{minute}"
-        await _cache("add", name, 0, WINDOW * 2)
-        if await _cache("incr", name) > key.rpm_limit:
-            raise _refuse(
-                429,
-                "rate_limit_error",
-                f"This API key is limited to {key.rpm_limit} requests per minute.",
-                retry_after=left,
-            )
-    if key.tpm_limit and (await _cache("get", f"limit:tpm:{key.id}:{minute}") or 0) >= key.tpm_limit:
-        raise _refuse(
-            429, "rate_limit_error", f"This API key is limited to {key.tpm_limit} tokens per minute.", retry_after=left
-        )
-    if key.budget_tokens:
-        used = await _budget_used(key)
-        if used >= key.budget_tokens:
-            period = "in total" if key.budget_period == "total" else f"per {key.budget_period}"
-            raise _refuse(
-                429,
-                "rate_limit_error",
-                f"This API key has used its budget of {key.budget_tokens} tokens {period}.",
-                retry=False,
-            )
+        return None
+    reachable = reachable_routes(route, await snapshot.routes.get(), caller.user_id, caller.group_ids)
+    amount = input_bound(body, body_size) + output_bound(body, reachable)
+    now = time.time()
+    checks = _checks(key, amount, now)
+    outcome = await _run(store().reserve, hold_id, checks, now)
+    if outcome.missing:
+        await _seed_budget(key, now)
+        outcome = await _run(store().reserve, hold_id, checks, now)
+    if not outcome.admitted:
+        raise _refusal(key, outcome, amount)
+    return hold_id
 
 
-def _budget_name(key_id: int, period: str, now=None) -> str:
-    start = budget_period_start(period, now)
-    return f"limit:budget:{key_id}:{start.date().isoformat() if start else 'total'}"
+def settle(hold_id: str, tokens: int) -> None:
+    """The request has ended: its reservation becomes the tokens it used. Never raises."""
+    counters = store()
+    try:
+        if counters.blocking and _running_loop():
+            asyncio.get_running_loop().run_in_executor(None, _settle_quietly, hold_id, tokens)
+        else:
+            counters.settle(hold_id, tokens, time.time())
+    except Exception:  # the counters' store is down: the reservation stays (conservative), the request ends
+        log.exception("settling the limits of request %s failed", hold_id)
+
+
+def _settle_quietly(hold_id: str, tokens: int) -> None:
+    try:
+        store().settle(hold_id, tokens, time.time())
+    except Exception:
+        log.exception("settling the limits of request %s failed", hold_id)
+
+
+def _running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def _run(method, *args):
+    if store().blocking:
+        return await sync_to_async(method, thread_sensitive=False)(*args)
+    return method(*args)
+
+
+async def _seed_budget(key: KeyInfo, now: float) -> None:
+    period, name, ttl = _budget(key, now)
+    used = await sync_to_async(budget_used_from_db)(key.id, period)
+    await _run(store().seed, name, used, ttl, now)
 
 
 @usable_connection
-def budget_used_from_db(key_id: int, period: str) -> int:
+def budget_used_from_db(key_id: int, period: Period) -> int:
     from routing.models import UsageLog
 
     rows = UsageLog.objects.filter(key_id=key_id)
-    start = budget_period_start(period)
-    if start is not None:
-        rows = rows.filter(created_at__gte=start)
+    if period.start is not None:
+        rows = rows.filter(created_at__gte=period.start)
     total = rows.aggregate(
         n=Coalesce(Sum("input_tokens"), 0)
         + Coalesce(Sum("output_tokens"), 0)
@@ -117,26 +173,32 @@ def budget_used_from_db(key_id: int, period: str) -> int:
     return int(total["n"])
 
 
-async def _budget_used(key: KeyInfo) -> int:
-    name = _budget_name(key.id, key.budget_period)
-    used = await _cache("get", name)
-    if used is None:
-        used = await sync_to_async(budget_used_from_db)(key.id, key.budget_period)
-        await _cache("add", name, used, BUDGET_CACHE_SECONDS)
-    return used
+def _refusal(key: KeyInfo, outcome: Outcome, amount: int) -> GatewayError:
+    check = outcome.refused
+    if check is None:  # still missing after seeding: only if the store lost it again at once
+        return _refuse(503, "overloaded_error", "The gateway's limit counters are unavailable; retry shortly.")
+    if check.name.startswith("rpm:"):
+        message = f"This API key is limited to {key.rpm_limit} requests per minute."
+        return _refuse(429, "rate_limit_error", message, retry_after=outcome.retry_after)
+    if check.name.startswith("tpm:"):
+        if amount > check.limit:
+            message = (
+                f"This request may use up to {amount} tokens (its input and max_tokens), more than this API key's"
+                f" limit of {check.limit} tokens per minute: lower max_tokens."
+            )
+            return _refuse(429, "rate_limit_error", message, retry=False)
+        message = f"This API key is limited to {check.limit} tokens per minute."
+        return _refuse(429, "rate_limit_error", message, retry_after=outcome.retry_after)
+    return _refuse(429, "rate_limit_error", _budget_message(key, outcome.used, amount), retry=False)
 
 
-def charge(records) -> None:
-    """Add written rows' tokens to their key's minute and budget counters (usage writer thread)."""
-    for record in records:
-        tokens = record.input_tokens + record.output_tokens + record.cache_read_tokens + record.cache_creation_tokens
-        if record.key_id is None or not tokens:
-            continue
-        minute = int(record.created_at.timestamp()) // WINDOW
-        name = f"limit:tpm:{record.key_id}:{minute}"
-        cache.add(name, 0, WINDOW * 2)
-        cache.incr(name, tokens)
-        for period in ("day", "week", "month", "total"):
-            # Not cached yet (ValueError): the next check loads the sum from the database.
-            with contextlib.suppress(ValueError):
-                cache.incr(_budget_name(record.key_id, period, record.created_at), tokens)
+def _budget_message(key: KeyInfo, used: int, amount: int) -> str:
+    period = period_of(key.budget_period)
+    per = "in total" if period.start is None else f"per {period.kind}"
+    resets = "" if period.end is None else f" It resets at {period.end.isoformat()}."
+    if used >= (key.budget_tokens or 0):
+        return f"This API key has used its budget of {key.budget_tokens} tokens {per}.{resets}"
+    return (
+        f"This API key has {key.budget_tokens - used} tokens left of its budget of {key.budget_tokens} tokens {per};"
+        f" this request may use up to {amount} (its input and max_tokens): lower max_tokens.{resets}"
+    )

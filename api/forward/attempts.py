@@ -20,6 +20,7 @@ from django.conf import settings
 
 from api.accounting.exchange import Exchange
 from api.admission.auth import Caller
+from api.admission.limits import permits
 from api.providers.errors import ProviderError
 from api.translate.errors import ApiError
 from routing import snapshot
@@ -68,8 +69,9 @@ def retry_delay(exc: ProviderError, attempt: int, max_retries: int, deadline: fl
 
 
 async def candidates(route: RouteInfo, caller: Caller, error: ProviderError | None = None) -> list[RouteInfo]:
-    """The routes to try after `route`: its fallbacks, or long-context routes after a context-length error."""
-    routes = await snapshot.routes.get()
+    """The routes to try after `route`: its fallbacks, or long-context routes after a context-length error;
+    only those the caller's key may reach (its allowlist holds for fallbacks too)."""
+    routes = [r for r in await snapshot.routes.get() if permits(caller.key, r)]
     chain = fallbacks_of(route, routes)
     if error is not None and is_context_length(error.error):
         long = [r for r in chain if r.long_context] or [

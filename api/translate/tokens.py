@@ -77,6 +77,38 @@ def count_tokens(body: JSON) -> int:
     return tally.extra + count_text("\n".join(tally.texts))
 
 
+BYTES_PER_TOKEN = 3
+"""For the cheap bound below: cl100k spends a token on about 4 bytes of English or code and on a CJK
+character (3 bytes); denser text (emoji, some scripts) is the bound's known error."""
+
+
+def input_bound(body: JSON, body_size: int) -> int:
+    """A cheap estimate of a request's input tokens for limit reservations on the hot path: its JSON
+    bytes without base64 payloads, divided by BYTES_PER_TOKEN, plus images and PDFs sized as
+    `count_tokens` sizes them. No tokenizer: JSON syntax makes this err on the high side."""
+    payload = media = 0
+    for block in _media_blocks(body.get("system")) + [
+        b for message in _dicts(body.get("messages")) for b in _media_blocks(message.get("content"))
+    ]:
+        source = block["source"]
+        data = str(source.get("data", ""))
+        payload += len(data)
+        media += pdf_tokens(data) if block.get("type") == "document" else IMAGE_FALLBACK
+    return max(0, body_size - payload) // BYTES_PER_TOKEN + media
+
+
+def _media_blocks(content: Any) -> list[JSON]:
+    """Image and document blocks with base64 sources, tool results' content included."""
+    found = []
+    for block in _dicts(content):
+        source = block.get("source")
+        if isinstance(source, dict) and source.get("type") == "base64":
+            found.append(block)
+        elif isinstance(block.get("content"), list):
+            found += _media_blocks(block["content"])
+    return found
+
+
 def count_text(text: str) -> int:
     """Tokens in `text`; special-token markers such as ``<|endoftext|>`` count as plain text."""
     if not text:

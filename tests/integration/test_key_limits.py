@@ -5,20 +5,12 @@ import json
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
 
 from routing.models import UsageLog
 from tests.factories import make_key
 from tests.integration.conftest import UPSTREAM, completion, messages_body, usage_rows
 
-USAGE = {"prompt_tokens": 60, "completion_tokens": 40, "total_tokens": 100}
-
-
-@pytest.fixture(autouse=True)
-def _clear_counters():
-    cache.clear()
-    yield
-    cache.clear()
+USAGE = {"prompt_tokens": 10, "completion_tokens": 40, "total_tokens": 50}
 
 
 @pytest.fixture
@@ -28,9 +20,10 @@ def ok_upstream(upstream):
     )
 
 
-async def _post(async_client, secret):
+async def _post(async_client, secret, max_tokens=40):
+    body = json.dumps(messages_body(max_tokens=max_tokens))
     return await async_client.post(
-        "/v1/messages", data=json.dumps(messages_body()), content_type="application/json", headers={"x-api-key": secret}
+        "/v1/messages", data=body, content_type="application/json", headers={"x-api-key": secret}
     )
 
 
@@ -45,33 +38,41 @@ async def test_requests_per_minute_are_limited_with_retry_after(gateway, ok_upst
     assert refused.status_code == 429
     body = refused.json()
     assert body["error"]["type"] == "rate_limit_error" and "2 requests per minute" in body["error"]["message"]
-    assert 1 <= int(refused["retry-after"]) <= 60
+    assert 1 <= int(refused["retry-after"]) <= 61  # one-second buckets: the oldest leaves within 61 s
     assert ok_upstream.call_count == 2
     rows = await usage_rows()
     assert [r.status for r in rows] == [200, 200, 429]
 
 
-async def test_tokens_per_minute_are_limited_once_used(gateway, ok_upstream, async_client):
+async def test_tokens_per_minute_count_each_request_once_it_ends(gateway, ok_upstream, async_client):
+    # Each request reserves its input estimate + max_tokens (40) and is settled to the 50 it used.
     _, secret = await _limited_key(gateway["key"].user, tpm_limit=150)
     assert (await _post(async_client, secret)).status_code == 200
-    await usage_rows()  # the writer charges tokens as it writes: 100 used
     assert (await _post(async_client, secret)).status_code == 200
-    await usage_rows()  # 200 used >= 150
-    refused = await _post(async_client, secret)
-    assert refused.status_code == 429 and "tokens per minute" in refused.json()["error"]["message"]
-    assert refused["retry-after"]
+    refused = await _post(async_client, secret)  # 100 used + its reservation > 150
+    assert refused.status_code == 429 and "150 tokens per minute" in refused.json()["error"]["message"]
+    assert 1 <= int(refused["retry-after"]) <= 61
+    assert ok_upstream.call_count == 2
+
+
+async def test_a_request_that_can_never_fit_the_tokens_per_minute_is_told_to_lower_max_tokens(
+    gateway, ok_upstream, async_client
+):
+    _, secret = await _limited_key(gateway["key"].user, tpm_limit=500)
+    refused = await _post(async_client, secret, max_tokens=1000)
+    assert refused.status_code == 429 and refused["x-should-retry"] == "false"
+    assert "lower max_tokens" in refused.json()["error"]["message"] and ok_upstream.call_count == 0
 
 
 @pytest.mark.parametrize("period", ["day", "week", "month", "total"])
-async def test_an_exhausted_budget_is_429_and_not_worth_retrying(gateway, ok_upstream, async_client, period):
+async def test_a_budget_holds_with_requests_one_at_a_time(gateway, ok_upstream, async_client, period):
     _, secret = await _limited_key(gateway["key"].user, budget_tokens=150, budget_period=period)
-    for _ in range(2):
-        assert (await _post(async_client, secret)).status_code == 200
-        await usage_rows()
+    assert [(await _post(async_client, secret)).status_code for _ in range(3)] == [200, 200, 429]
     refused = await _post(async_client, secret)
-    assert refused.status_code == 429
-    assert refused["x-should-retry"] == "false"
-    assert "budget of 150 tokens" in refused.json()["error"]["message"]
+    assert refused.status_code == 429 and refused["x-should-retry"] == "false"
+    message = refused.json()["error"]["message"]
+    assert "50 tokens left of its budget of 150 tokens" in message and "lower max_tokens" in message
+    assert sum(r.total_tokens for r in await usage_rows()) == 100 <= 150
 
 
 async def test_a_budget_counts_usage_already_in_the_database(gateway, ok_upstream, async_client):

@@ -1,0 +1,224 @@
+"""Limit counters that every worker of the gateway shares: sliding windows, budgets and holds.
+
+A request reserves what it may use on every counter that limits it, all or nothing, in one atomic
+step (`reserve`); when it ends, its hold is settled to what it really used (`settle`). Two stores:
+Redis (`counters_redis.py`) when CACHE_URL is Redis, for several replicas; otherwise a SQLite file in
+STATE_DIR that every worker process of this host opens (no extra server; a transaction costs tens of
+microseconds). Several replicas without Redis would each count alone: system check proxy.W010.
+
+Sliding windows are kept in one-second buckets. A window of W seconds sums the buckets of the last
+W + 1 seconds, so a limit of N per minute is never more than N in any 60 seconds (a request may wait up
+to a second longer than strictly needed). Budget counters are loaded from the usage log the first time
+a period needs them (`Outcome.missing` -> `seed`) and live until the period ends.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+from django.conf import settings
+
+HOLD_LIFETIME = 24 * 3600
+"""A hold not settled by then (its process died and no journal replayed it) is forgotten."""
+LOCK_WAIT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    limit: int
+    amount: int
+    """Reserved now; settled to the real amount later when `settles`."""
+    window: int = 0
+    """Seconds of a sliding window; 0 for a budget counter."""
+    settles: bool = True
+    ttl: int = 0
+    """Budget counters: seconds from now until the counter may be forgotten (its period's end)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    admitted: bool
+    refused: Check | None = None
+    used: int = 0
+    """What the refused counter already held."""
+    retry_after: int | None = None
+    """Windows: seconds until the oldest reservation leaves the window."""
+    missing: tuple[str, ...] = ()
+    """Budget counters not loaded yet: `seed` them from the usage log, then reserve again."""
+
+
+class Counters(Protocol):
+    blocking: bool
+    """True when a call does network I/O (run it off the event loop)."""
+
+    def reserve(self, hold_id: str, checks: list[Check], now: float) -> Outcome: ...
+    def seed(self, name: str, value: int, ttl: int, now: float) -> None: ...
+    def settle(self, hold_id: str, amount: int, now: float) -> bool: ...
+    def clear(self) -> None: ...
+
+
+def retry_after(oldest_second: int, window: int, now: float) -> int:
+    return max(1, math.ceil(oldest_second + window + 1 - now))
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bucket (name TEXT, second INTEGER, amount INTEGER, PRIMARY KEY (name, second))
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS budget (name TEXT PRIMARY KEY, amount INTEGER, expires REAL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hold (id TEXT PRIMARY KEY, entries BLOB, created REAL) WITHOUT ROWID;
+"""
+
+
+class LocalCounters:
+    """The counters in a SQLite file shared by this host's workers (WAL; one connection per thread)."""
+
+    blocking = False
+    CLEANUP_EVERY = 1000
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._calls = 0
+
+    def reserve(self, hold_id: str, checks: list[Check], now: float) -> Outcome:
+        return self._transaction(lambda db: self._reserve(db, hold_id, checks, now))
+
+    def seed(self, name: str, value: int, ttl: int, now: float) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM budget WHERE name = ? AND expires <= ?", (name, now))
+            db.execute("INSERT OR IGNORE INTO budget VALUES (?, ?, ?)", (name, value, now + ttl))
+
+        self._transaction(work)
+
+    def settle(self, hold_id: str, amount: int, now: float) -> bool:
+        return self._transaction(lambda db: self._settle(db, hold_id, amount))
+
+    def clear(self) -> None:
+        self._transaction(
+            lambda db: db.execute("DELETE FROM bucket").execute("DELETE FROM budget").execute("DELETE FROM hold")
+        )
+
+    def _reserve(self, db: sqlite3.Connection, hold_id: str, checks: list[Check], now: float) -> Outcome:
+        second = int(now)
+        missing = []
+        for check in checks:
+            if check.window:
+                first = second - check.window
+                db.execute("DELETE FROM bucket WHERE name = ? AND second < ?", (check.name, first))
+                used, oldest = db.execute(
+                    "SELECT COALESCE(SUM(amount), 0), MIN(second) FROM bucket WHERE name = ?", (check.name,)
+                ).fetchone()
+                if used + check.amount > check.limit:
+                    wait = retry_after(oldest, check.window, now) if oldest is not None else None
+                    return Outcome(False, check, used, wait)
+                continue
+            row = db.execute("SELECT amount FROM budget WHERE name = ? AND expires > ?", (check.name, now)).fetchone()
+            if row is None:
+                missing.append(check.name)
+            elif row[0] + check.amount > check.limit:
+                return Outcome(False, check, row[0])
+        if missing:
+            return Outcome(False, missing=tuple(missing))
+        entries = []
+        for check in checks:
+            if check.window:
+                db.execute(
+                    "INSERT INTO bucket VALUES (?, ?, ?) ON CONFLICT (name, second) DO UPDATE SET amount = amount + ?",
+                    (check.name, second, check.amount, check.amount),
+                )
+            else:
+                db.execute("UPDATE budget SET amount = amount + ? WHERE name = ?", (check.amount, check.name))
+            if check.settles:
+                entries.append((check.name, check.amount, second if check.window else None))
+        if entries:
+            db.execute("INSERT OR REPLACE INTO hold VALUES (?, ?, ?)", (hold_id, orjson.dumps(entries), now))
+        self._calls += 1
+        if self._calls % self.CLEANUP_EVERY == 0:
+            self._cleanup(db, now)
+        return Outcome(True)
+
+    @staticmethod
+    def _settle(db: sqlite3.Connection, hold_id: str, amount: int) -> bool:
+        row = db.execute("DELETE FROM hold WHERE id = ? RETURNING entries", (hold_id,)).fetchone()
+        if row is None:
+            return False  # settled already (a journal replay after the request's own settle)
+        for name, reserved, second in orjson.loads(row[0]):
+            if second is None:
+                db.execute("UPDATE budget SET amount = MAX(0, amount + ?) WHERE name = ?", (amount - reserved, name))
+            else:
+                db.execute(
+                    "UPDATE bucket SET amount = MAX(0, amount + ?) WHERE name = ? AND second = ?",
+                    (amount - reserved, name, second),
+                )
+        return True
+
+    @staticmethod
+    def _cleanup(db: sqlite3.Connection, now: float) -> None:
+        """Counters nobody asked about for an hour, ended periods and orphaned holds."""
+        db.execute("DELETE FROM bucket WHERE second < ?", (int(now) - 3600,))
+        db.execute("DELETE FROM budget WHERE expires <= ?", (now,))
+        db.execute("DELETE FROM hold WHERE created < ?", (now - HOLD_LIFETIME,))
+
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection (a forked or spawned worker opens its own)."""
+        db = getattr(self._local, "db", None)
+        if db is None or self._local.pid != os.getpid():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=LOCK_WAIT, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a killed process, cheap commits
+            db.executescript(_SCHEMA)
+            db.execute("PRAGMA busy_timeout=0")  # from here on, waits are ours (see _begin)
+            self._local.db, self._local.pid = db, os.getpid()
+        return db
+
+    def _transaction(self, work):
+        db = self._db()
+        _begin(db)
+        try:
+            result = work(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+
+def _begin(db: sqlite3.Connection) -> None:
+    """Take the write lock, retrying every ~50-2000 us. SQLite's own busy handler sleeps whole
+    milliseconds, on the event loop; another worker holds the lock for tens of microseconds."""
+    deadline = time.monotonic() + LOCK_WAIT
+    pause = 0.00005
+    while True:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
+
+
+@functools.cache
+def _store_for(cache_url: str, state_dir: str) -> Counters:
+    if cache_url.startswith(("redis://", "rediss://", "unix://")):
+        from api.admission.counters_redis import RedisCounters
+
+        return RedisCounters(cache_url)
+    return LocalCounters(Path(state_dir) / "limits.sqlite3")
+
+
+def store() -> Counters:
+    """The counters for the current settings (one per process)."""
+    return _store_for(settings.CACHE_URL, str(settings.STATE_DIR))
