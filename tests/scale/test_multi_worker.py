@@ -144,16 +144,8 @@ def close_all(pinned: dict[int, list[Connection]]) -> None:
             conn.close()
 
 
-def wait_for_fresh_minute(margin: float = 15.0) -> None:
-    """The rpm counter is per calendar minute: start a burst with at least `margin` seconds left in it."""
-    left = 60 - time.time() % 60
-    if left < margin:
-        time.sleep(left + 0.2)
-
-
 def test_a_per_key_rate_limit_holds_across_both_workers(cluster):
     key = cluster.gateway.issue_key("rpm-user", "--rpm", str(RPM))
-    wait_for_fresh_minute()
     pinned = cluster.connections(per_worker=3)
     try:
         # 12 requests at once over 6 connections, 3 on each worker, 2 requests one after the other on each.
