@@ -29,8 +29,9 @@ def ok_upstream(upstream):
 async def _statuses(async_client, secret, n: int) -> list[int]:
     body = json.dumps(messages_body(max_tokens=40))
     headers = {"x-api-key": secret}
+    post = async_client.post
     return [
-        (await async_client.post("/v1/messages", data=body, content_type="application/json", headers=headers)).status_code
+        (await post("/v1/messages", data=body, content_type="application/json", headers=headers)).status_code
         for _ in range(n)
     ]
 
@@ -55,7 +56,7 @@ async def test_a_month_budget_does_not_count_last_month(gateway, async_client):
 
 async def test_a_daily_budget_resets_at_the_servers_midnight_not_utcs(gateway, async_client, settings):
     settings.TIME_ZONE = "America/New_York"  # UTC-5 in early March
-    key, secret = await sync_to_async(make_key)(gateway["key"].user, budget_tokens=150, budget_period="day")
+    _, secret = await sync_to_async(make_key)(gateway["key"].user, budget_tokens=150, budget_period="day")
     with time_machine.travel(datetime(2027, 3, 2, 4, 59, 0, tzinfo=UTC), tick=False):  # 23:59 on the 1st
         assert await _statuses(async_client, secret, 3) == [200, 200, 429]
         await usage_rows()
