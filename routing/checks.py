@@ -1,5 +1,6 @@
 """System checks: a misconfiguration shows at start-up, not on the first request."""
 
+import os
 import ssl
 
 from django.conf import settings
@@ -42,4 +43,31 @@ def settings_check(app_configs, **kwargs):
             problems.append(Error(f"UPSTREAM_CA_BUNDLE cannot be loaded: {exc}", id="proxy.E006"))
     if settings.AUTH_MODE == "open":
         problems.append(Warning("AUTH_MODE=open: any client can use this gateway without a key.", id="proxy.W001"))
+    return problems
+
+
+@register()
+def state_check(app_configs, **kwargs):
+    """The usage journal and (without Redis) the limit counters live in STATE_DIR: it must be writable,
+    and limits are shared only by the workers of one host unless Redis holds them."""
+    problems = []
+    try:
+        settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
+        writable = os.access(settings.STATE_DIR, os.W_OK | os.X_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        problems.append(
+            Error(f"STATE_DIR {settings.STATE_DIR} is not a writable folder.", hint="Set STATE_DIR.", id="proxy.E010")
+        )
+    redis = settings.CACHE_URL.startswith(("redis://", "rediss://", "unix://"))
+    if not redis and not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        problems.append(
+            Warning(
+                "Key limits and budgets are counted in STATE_DIR, shared by this host's workers only: several"
+                " replicas on this database would each count alone.",
+                hint="Set CACHE_URL=redis://... when running more than one replica.",
+                id="proxy.W010",
+            )
+        )
     return problems

@@ -11,10 +11,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def _check(tmp_path, **env):
     environment = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "PROXY_ENCRYPTION_KEY")}
     environment.update(
-        SECRETS_DIR=str(tmp_path / "secrets"),
-        ENV_FILE=str(tmp_path / "none.env"),
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        **env,
+        {
+            "SECRETS_DIR": str(tmp_path / "secrets"),
+            "ENV_FILE": str(tmp_path / "none.env"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "STATE_DIR": str(tmp_path / "state"),
+            **env,
+        }
     )
     return subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
@@ -48,3 +51,16 @@ def test_an_unreadable_upstream_ca_bundle_is_reported(tmp_path):
     for bundle in (tmp_path / "missing.pem", tmp_path / "not-a-pem"):
         result = _check(tmp_path, DEBUG="true", UPSTREAM_CA_BUNDLE=str(bundle))
         assert result.returncode != 0 and "proxy.E006" in result.stderr, bundle
+
+
+def test_an_unwritable_state_dir_fails_the_system_check(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = _check(tmp_path, DEBUG="true", STATE_DIR=str(blocker / "state"))
+    assert result.returncode != 0 and "proxy.E010" in result.stderr
+
+
+def test_a_shared_database_without_redis_warns_that_limits_are_per_host(tmp_path):
+    result = _check(tmp_path, DEBUG="true", DATABASE_URL="postgres://nobody:x@127.0.0.1:1/none", CACHE_URL="")
+    assert "proxy.W010" in result.stderr, result.stderr
+    assert "proxy.W010" not in _check(tmp_path, DEBUG="true", CACHE_URL="").stderr
