@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from api.providers.headers import header_problem
 from api.translate.profiles import PROFILE_NAMES
 from routing import credentials
 
@@ -59,6 +60,11 @@ class Provider(models.Model):
         return self.name
 
     def clean(self) -> None:
+        if not isinstance(self.extra_headers, dict):
+            raise ValidationError({"extra_headers": "must be a JSON object of header names to values"})
+        for name, value in self.extra_headers.items():
+            if problem := header_problem(name, value):
+                raise ValidationError({"extra_headers": problem})
         self.check_key_destination()
 
     def save(self, *args, **kwargs) -> None:
