@@ -142,7 +142,7 @@ def _refresh_secrets() -> None:
     from routing.models import Provider
 
     global known_secrets, _last_loaded_secrets
-    found = {settings.OPENAI_API_KEY, settings.ANTHROPIC_API_KEY, *settings.CUSTOM_HEADERS.values()}
+    found = {settings.OPENAI_API_KEY, settings.ANTHROPIC_API_KEY, *_secret_header_values(settings.CUSTOM_HEADERS)}
     for token, headers in Provider.objects.values_list("api_key_encrypted", "extra_headers"):
         with contextlib.suppress(credentials.CredentialError):  # undecryptable, so never sent: nothing to echo
             found.add(credentials.decrypt(token))
@@ -154,7 +154,9 @@ def _refresh_secrets() -> None:
 
 
 def _secret_header_values(headers: object) -> set[str]:
-    """Values of auth/key/token-like extra headers, and their last word (`Bearer xyz` -> `xyz`)."""
+    """Values of auth/key/token-like extra headers, and their last word (`Bearer xyz` -> `xyz`). Others
+    are not secrets, and redacting them would be wrong: an `HTTP-Referer: https://team.example` would
+    turn every `https://` in an error message into `[redacted]` (a head of 8 characters)."""
     found = set()
     for name, value in headers.items() if isinstance(headers, dict) else ():
         if SECRET_HEADER_NAME.search(str(name)) and (words := str(value).split()):

@@ -18,7 +18,7 @@ HEADER_TOKEN = "goog-header-token-0002"
 def providers(settings):
     settings.OPENAI_API_KEY = "sk-env-openai-key-0003"
     settings.ANTHROPIC_API_KEY = "sk-gateway-client-key-0004"
-    settings.CUSTOM_HEADERS = {"X-Org-Secret": "env-custom-header-0005"}
+    settings.CUSTOM_HEADERS = {"X-Org-Secret": "env-custom-header-0005", "HTTP-Referer": "https://team.example"}
     enabled = make_provider(name="on", extra_headers={"X-Goog-Api-Key": HEADER_TOKEN, "X-Title": "Team Gateway App"})
     make_route(enabled)
     make_provider(name="off", enabled=False, api_key=DISABLED_KEY)
@@ -30,7 +30,8 @@ def test_every_provider_key_header_token_and_env_secret_is_scrubbed(providers):
         [DISABLED_KEY, HEADER_TOKEN, "sk-env-openai-key-0003", "sk-gateway-client-key-0004", "env-custom-header-0005"]
     )
     assert scrub(text) == " ".join(["[redacted]"] * 5)
-    assert scrub("X-Title: Team Gateway App") == "X-Title: Team Gateway App"  # not a secret-looking header
+    ordinary = "X-Title: Team Gateway App, see https://team.example/help"  # values of non-secret headers
+    assert scrub(ordinary) == ordinary
 
 
 def test_scrubbing_queries_nothing(providers):

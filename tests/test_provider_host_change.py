@@ -79,6 +79,8 @@ def _keys_received() -> dict[str, list[str]]:
         pytest.param("https://upstream.test/v1", id="another-scheme"),
         pytest.param("http://upstream.test:8080/v1", id="another-port"),
         pytest.param("http://upstream.test@evil.test/v1", id="userinfo-that-looks-like-home"),
+        pytest.param("http://upstream.test\\@evil.test/v1", id="a-backslash-before-the-userinfo"),
+        pytest.param("http://evil.test#@upstream.test/v1", id="home-hidden-in-the-fragment"),
     ],
 )
 def test_a_new_host_without_the_key_entered_again_is_refused(change_only_client, provider, new_url):
