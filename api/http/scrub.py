@@ -9,22 +9,27 @@ rebuilt only when that set changes.
 What counts as an echo, and why:
 - a secret shorter than `MIN_SECRET_CHARS` is ignored: "ollama" or "none" is no secret, and
   redacting such words would mangle ordinary text;
-- every run of characters that is a prefix or a suffix, at least `MIN_SECRET_CHARS` long, of a
-  secret or of its URL-encoded or JSON-escaped form is redacted (the whole key is its own longest
-  prefix). A vendor's constant head such as `sk-proj-` is redacted too when a configured key starts
-  with it: harmless in an error message, and scrubbing never touches model output.
+- a prefix or a suffix, at least `MIN_SECRET_CHARS` long, of a secret or of its URL-encoded or
+  JSON-escaped form is an echo (the whole key is its own longest prefix). A vendor's constant head
+  such as `sk-proj-` is redacted too when a configured key starts with it: harmless in an error
+  message, and scrubbing never touches model output;
 - fragments from the middle of a key, and shorter heads or tails (`sk-...abcd`), are left: too short
-  to use, and too common to redact.
+  to use, and too common to redact;
+- the whole run of key-like characters around an echo goes, not just the matched part. Messages
+  also quote the client (a model name, a path), so redacting exactly what matched would be an
+  oracle: a client could send `sk-proj-A`, `sk-proj-B`... and read the key one character at a time
+  from where `[redacted]` stops. What shows is only whether a run holds one of the 8-character
+  heads or tails, which cannot be guessed beyond a vendor's constant prefix.
 
 Cost: one `str.find` per needle (each secret form's 8-character head and tail) when nothing is
-found; see README "Admin and security" for measured figures.
+found; README "Provider secrets" has measured figures (`python -m bench.scrub_cost`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 from routing import snapshot
@@ -32,6 +37,10 @@ from routing import snapshot
 REDACTED = "[redacted]"
 MIN_SECRET_CHARS = 8
 _HEAD, _TAIL = True, False
+KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/.%~"
+"""Characters a redaction widens over: those of keys and their URL-encoded forms, and the dots of a
+`sk-abc...xyz` mask; never quotes or backslashes, so a redacted JSON string stays valid JSON."""
+_KEY_RUN = re.compile(f"[{re.escape(KEY_CHARS)}]*")
 
 
 def _forms(secret: str) -> set[str]:
@@ -65,20 +74,38 @@ class Scrubber:
         return "".join(out)
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
-        """Sorted, merged (start, end) of every echoed fragment in `text`."""
-        found = []
-        for needle, forms in self._needles.items():
-            at = text.find(needle)
-            while at != -1:
-                found.extend(_fragment(text, at, form, kind) for form, kind in forms)
-                at = text.find(needle, at + 1)
-        merged: list[tuple[int, int]] = []
-        for start, end in sorted(found):
-            if merged and start <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-            else:
-                merged.append((start, end))
-        return merged
+        """Sorted, disjoint (start, end) of the redactions in `text`: each echo widened to its run of
+        `KEY_CHARS`. Needles are visited left to right and one inside a redaction already made is
+        skipped, so even a text packed with echoes costs linear time."""
+        hits = sorted((at, needle) for needle in self._needles for at in _occurrences(text, needle))
+        spans, covered = [], -1
+        for at, needle in hits:
+            if at + MIN_SECRET_CHARS <= covered:
+                continue
+            start, end = at, at + MIN_SECRET_CHARS
+            for form, kind in self._needles[needle]:
+                fragment = _fragment(text, at, form, kind)
+                start, end = min(start, fragment[0]), max(end, fragment[1])
+            spans.append((_widen_start(text, start), _widen_end(text, end)))
+            covered = max(covered, spans[-1][1])
+        return _merged(spans)
+
+
+def _occurrences(text: str, needle: str) -> Iterator[int]:
+    at = text.find(needle)
+    while at != -1:
+        yield at
+        at = text.find(needle, at + 1)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _fragment(text: str, at: int, form: str, kind: bool) -> tuple[int, int]:
@@ -92,6 +119,25 @@ def _fragment(text: str, at: int, form: str, kind: bool) -> tuple[int, int]:
     while i >= 0 and start > 0 and text[start - 1] == form[i]:
         start, i = start - 1, i - 1
     return start, at + MIN_SECRET_CHARS
+
+
+def _widen_start(text: str, start: int) -> int:
+    while start > 0:  # back over KEY_CHARS, a bounded window at a time (rstrip runs in C)
+        window = text[max(0, start - 256) : start]
+        kept = window.rstrip(KEY_CHARS)
+        start -= len(window) - len(kept)
+        if kept:
+            break
+    while start > 0 and text[start - 1] == "\\":  # never leave half a JSON escape before the redaction
+        start -= 1
+    return start
+
+
+def _widen_end(text: str, end: int) -> int:
+    end = _KEY_RUN.match(text, end).end()
+    while end > 0 and text[end - 1] == "\\":  # nor after it: `\"` must stay whole
+        end -= 1
+    return end
 
 
 _current = Scrubber(frozenset())

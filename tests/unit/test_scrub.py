@@ -16,14 +16,14 @@ SCRUB = Scrubber(frozenset({KEY, OTHER, "ollama"})).scrub
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        pytest.param(f"Incorrect API key provided: {KEY}.", "Incorrect API key provided: [redacted].", id="whole"),
-        pytest.param(f"trace=req{KEY}zz9", "trace=req[redacted]zz9", id="inside-a-longer-token"),
+        pytest.param(f"Incorrect API key provided: {KEY}.", "Incorrect API key provided: [redacted]", id="whole"),
+        pytest.param(f"trace=req{KEY}zz9;", "trace=[redacted];", id="inside-a-longer-token"),
         pytest.param(f"invalid x-api-key: {OTHER}", "invalid x-api-key: [redacted]", id="x-api-key"),
         pytest.param("key=sk-proj-Q7vLm2%2FXc9%2BRt4Wz8Kp1&x=1", "key=[redacted]&x=1", id="url-encoded"),
         pytest.param("key=sk-proj-Q7vLm2/Xc9%2BRt4Wz8Kp1", "key=[redacted]", id="url-encoded-keeping-slashes"),
         pytest.param('{"k":"sk-proj-Q7vLm2\\/Xc9+Rt4Wz8Kp1"}', '{"k":"[redacted]"}', id="json-escaped-slash"),
-        pytest.param(f"key {KEY[:10]}... is invalid", "key [redacted]... is invalid", id="a-10-character-head"),
-        pytest.param(f"key ...{KEY[-8:]} is invalid", "key ...[redacted] is invalid", id="an-8-character-tail"),
+        pytest.param(f"key {KEY[:10]}... is invalid", "key [redacted] is invalid", id="a-10-character-head"),
+        pytest.param(f"key ...{KEY[-8:]} is invalid", "key [redacted] is invalid", id="an-8-character-tail"),
         pytest.param(f"{OTHER[:12]}****{OTHER[-9:]}", "[redacted]****[redacted]", id="head-and-tail-around-a-mask"),
         pytest.param(f"{KEY} and {OTHER}", "[redacted] and [redacted]", id="two-keys"),
         pytest.param(f"{KEY}{KEY}", "[redacted]", id="adjacent-echoes-merge"),
@@ -45,6 +45,32 @@ def test_every_echo_of_a_known_secret_is_redacted(text, expected):
 )
 def test_short_fragments_and_ordinary_text_are_left_alone(text):
     assert SCRUB(text) == text
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        pytest.param(lambda c: f"no route for model {OTHER[:8]}{c}x", id="guessing-the-character-after-the-head"),
+        pytest.param(lambda c: f"no route for model x{c}{OTHER[-8:]}", id="guessing-the-character-before-the-tail"),
+        pytest.param(lambda c: f"Not found: /v1/{OTHER[:-1]}{c}", id="guessing-the-last-character"),
+    ],
+)
+def test_where_the_redaction_stops_tells_nothing_about_the_key(probe):
+    """A client whose text is quoted back could otherwise read the key one character at a time."""
+    outputs = {SCRUB(probe(c)) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_"}
+    assert len(outputs) == 1 and OTHER[:8] not in outputs.pop()
+
+
+def test_a_redacted_json_body_stays_valid_json():
+    body = json.dumps({"m": f'bad "{KEY}"\n{KEY}\\{KEY[:9]}', "k": f"{KEY[-9:]}"})
+    scrubbed = SCRUB(body)
+    # An escape touching a key (a newline, a backslash) goes with it; quotes and the JSON stay whole.
+    assert json.loads(scrubbed) == {"m": 'bad "[redacted]"[redacted]', "k": "[redacted]"}
+
+
+def test_many_overlapping_echoes_in_one_run_become_one_redaction():
+    text = KEY[:8] * 8192  # 64 KB of overlapping heads, no separator
+    assert SCRUB(text) == "[redacted]"
 
 
 def test_with_no_secrets_known_text_comes_back_as_the_same_object():
