@@ -31,15 +31,15 @@ class ProviderForm(forms.ModelForm):
         model = Provider
         fields = "__all__"
 
-    def save(self, commit=True):
-        provider = super().save(commit=False)
-        if self.cleaned_data.get("clear_api_key"):
-            provider.api_key = ""
-        elif self.cleaned_data.get("api_key"):
-            provider.api_key = self.cleaned_data["api_key"]
-        if commit:
-            provider.save()
-        return provider
+    def clean(self):
+        """Apply the key fields to the instance with the others, so the model's own rules
+        (`Provider.clean`: a new host needs the key again) see what will be saved."""
+        cleaned = super().clean()
+        if cleaned.get("clear_api_key"):
+            self.instance.api_key = ""
+        elif cleaned.get("api_key"):
+            self.instance.api_key = cleaned["api_key"]
+        return cleaned
 
 
 @admin.register(Provider)

@@ -5,13 +5,16 @@ The environment wins at every start for what it manages; rows made in the admin 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 
+from api.providers.headers import header_problem
 from routing.models import ModelRoute, Provider
 
+log = logging.getLogger("routing.env_sync")
 ENV_PROVIDER = "env"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -50,6 +53,17 @@ def guess_profile(base_url: str) -> str:
     return "generic"
 
 
+def custom_headers() -> dict[str, str]:
+    """CUSTOM_HEADER_* without the headers the gateway sets itself (framing, auth), each dropped loudly."""
+    kept = {}
+    for name, value in settings.CUSTOM_HEADERS.items():
+        if problem := header_problem(name, value):
+            log.warning("CUSTOM_HEADER_%s ignored: %s", name.replace("-", "_").upper(), problem)
+        else:
+            kept[name] = value
+    return kept
+
+
 def env_configured() -> bool:
     return bool(settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL)
 
@@ -69,7 +83,7 @@ def sync_env_provider() -> Provider | None:
     provider.read_timeout = settings.REQUEST_TIMEOUT
     provider.connect_timeout = settings.CONNECT_TIMEOUT
     provider.max_output_tokens = settings.MAX_TOKENS_LIMIT
-    provider.extra_headers = dict(settings.CUSTOM_HEADERS)
+    provider.extra_headers = custom_headers()
     provider.enabled = True
     provider.managed_by_env = True
     provider.save()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import httpx
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from api.providers.headers import header_problem
 from api.translate.profiles import PROFILE_NAMES
 from routing import credentials
+
+KEY_FOR_NEW_HOST = "enter the API key again to send it to a new host"
 
 
 class Provider(models.Model):
@@ -52,6 +57,31 @@ class Provider(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if not isinstance(self.extra_headers, dict):
+            raise ValidationError({"extra_headers": "must be a JSON object of header names to values"})
+        for name, value in self.extra_headers.items():
+            if problem := header_problem(name, value):
+                raise ValidationError({"extra_headers": problem})
+        self.check_key_destination()
+
+    def save(self, *args, **kwargs) -> None:
+        self.check_key_destination()  # the last guard, for saves that skip clean() (shell, commands)
+        super().save(*args, **kwargs)
+
+    def check_key_destination(self) -> None:
+        """A stored key goes only to the host it was entered for: whoever moves `base_url` to another
+        scheme, host or port must enter the key again (else "change provider" would be "read the key")."""
+        if self.pk is None:
+            return
+        stored = Provider.objects.filter(pk=self.pk).values_list("base_url", "api_key_encrypted").first()
+        if stored is None:
+            return
+        stored_url, stored_key = stored
+        # Fernet tokens are randomised: a key entered again, even the same one, is a new token.
+        if stored_key and stored_key == self.api_key_encrypted and origin(stored_url) != origin(self.base_url):
+            raise ValidationError({"api_key": KEY_FOR_NEW_HOST})
+
     @property
     def api_key(self) -> str:
         return credentials.decrypt(self.api_key_encrypted)
@@ -66,6 +96,16 @@ class Provider(models.Model):
             return credentials.mask(self.api_key)
         except credentials.CredentialError:
             return "(undecryptable)"
+
+
+def origin(url: str) -> tuple[str, str, int | None] | str:
+    """(scheme, host, port) as the HTTP client will connect; the text itself if it does not parse."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return url
+    default = {"http": 80, "https": 443}.get(parsed.scheme)
+    return parsed.scheme, parsed.host.lower(), parsed.port or default
 
 
 class ModelRoute(models.Model):

@@ -6,6 +6,7 @@ other processes see it within the TTL.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -20,10 +21,16 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from routing import credentials
 from routing.resolve import ProviderInfo, RouteInfo, compile_pattern
 
 T = TypeVar("T")
 log = logging.getLogger("routing.snapshot")
+SECRET_HEADER_NAME = re.compile(r"auth|key|token|secret|password|cookie|session|signature", re.I)
+known_secrets: frozenset[str] = frozenset()
+"""Every provider secret at the last two route loads (api/http/scrub.py redacts them); the previous
+load's stay one load longer, for requests still in flight with a replaced key."""
+_last_loaded_secrets: frozenset[str] = frozenset()
 
 
 def usable_connection(query: Callable[..., T]) -> Callable[..., T]:
@@ -126,7 +133,35 @@ def _load_routes() -> tuple[RouteInfo, ...]:
                 regex=compile_pattern(r.pattern),
             )
         )
+    _refresh_secrets()
     return tuple(routes)
+
+
+def _refresh_secrets() -> None:
+    """Reload `known_secrets` from every provider (disabled ones too: a key stays secret) and the env."""
+    from routing.models import Provider
+
+    global known_secrets, _last_loaded_secrets
+    found = {settings.OPENAI_API_KEY, settings.ANTHROPIC_API_KEY, *_secret_header_values(settings.CUSTOM_HEADERS)}
+    for token, headers in Provider.objects.values_list("api_key_encrypted", "extra_headers"):
+        with contextlib.suppress(credentials.CredentialError):  # undecryptable, so never sent: nothing to echo
+            found.add(credentials.decrypt(token))
+        found.update(_secret_header_values(headers))
+    fresh = frozenset(s for s in found if s)
+    if fresh | _last_loaded_secrets != known_secrets:  # an unchanged set keeps its identity: no scrubber rebuild
+        known_secrets = fresh | _last_loaded_secrets
+    _last_loaded_secrets = fresh
+
+
+def _secret_header_values(headers: object) -> set[str]:
+    """Values of auth/key/token-like extra headers, and their last word (`Bearer xyz` -> `xyz`). Others
+    are not secrets, and redacting them would be wrong: an `HTTP-Referer: https://team.example` would
+    turn every `https://` in an error message into `[redacted]` (a head of 8 characters)."""
+    found = set()
+    for name, value in headers.items() if isinstance(headers, dict) else ():
+        if SECRET_HEADER_NAME.search(str(name)) and (words := str(value).split()):
+            found.update((str(value), words[-1]))
+    return found
 
 
 routes = Snapshot(_load_routes)

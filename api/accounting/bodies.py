@@ -6,6 +6,8 @@ import re
 
 from django.conf import settings
 
+from api.http.scrub import scrub
+
 MAX_LOGGED_CHARS = 64 * 1024
 _SECRETS = re.compile(
     r"(sk-[A-Za-z0-9_\-]{6})[A-Za-z0-9_\-]+"  # OpenAI/Anthropic/proxy style keys
@@ -17,12 +19,14 @@ _BASE64_RUN = re.compile(r'"data"\s*:\s*"[A-Za-z0-9+/=]{256,}"')
 
 
 def redact(text: str) -> str:
-    """Keys keep a short recognisable head; base64 payloads (images, PDFs) are elided."""
+    """Known provider secrets go; other keys keep a short recognisable head; base64 payloads are elided.
+
+    Cut to size before scrubbing, so a large body costs no more than `MAX_LOGGED_CHARS`; a key cut in
+    two by the cut keeps too short a head to use, or a head long enough to be redacted."""
     text = _BASE64_RUN.sub('"data":"[base64 omitted]"', text)
-    text = _SECRETS.sub(lambda m: (m.group(1) or m.group(2) or m.group(3) or "") + "[redacted]", text)
     if len(text) > MAX_LOGGED_CHARS:
         text = text[:MAX_LOGGED_CHARS] + f"… [{len(text) - MAX_LOGGED_CHARS} more characters]"
-    return text
+    return _SECRETS.sub(lambda m: (m.group(1) or m.group(2) or m.group(3) or "") + "[redacted]", scrub(text))
 
 
 def wanted(status: int) -> bool:

@@ -15,6 +15,7 @@ from api.accounting.usage import UsageRecord, writer
 from api.admission import limits
 from api.admission.auth import Caller
 from api.http.responses import error_response, new_request_id
+from api.http.scrub import scrub
 from api.translate.errors import STATUS_FOR_TYPE, ApiError
 from routing.resolve import RouteInfo
 
@@ -80,7 +81,8 @@ class Exchange:
                 self.failed(STATUS_FOR_TYPE.get(error_type, 500), error_type, str(error.get("message", "")))
 
     def failed(self, status: int, error_type: str, message: str) -> None:
-        self.record.status, self.record.error_type, self.record.error_message = status, error_type, message[:500]
+        message = scrub(message)[:500]
+        self.record.status, self.record.error_type, self.record.error_message = status, error_type, message
 
     def fail(self, error: ApiError) -> HttpResponse:
         """The error response for `error`, with the usage row written."""

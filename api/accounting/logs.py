@@ -1,6 +1,7 @@
 """Logging with the request id on every line, as plain text or one JSON object per line (LOG_FORMAT=json).
 
-Only ids, names, numbers and short error messages are logged: never keys, headers or bodies.
+Only ids, names, numbers and short error messages are logged: never keys, headers or bodies. Those
+messages (and tracebacks) may quote an upstream, so every record is scrubbed of known secrets.
 """
 
 from __future__ import annotations
@@ -10,8 +11,30 @@ import json
 import logging
 import time
 
+from api.http.scrub import scrub
+
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 access = logging.getLogger("api.access")
+
+
+class ScrubbedLogRecord(logging.LogRecord):
+    """A log record whose message and cached traceback text carry no known secret, whichever handler
+    formats it (console, caplog, an error tracker): installed as the record factory at start-up."""
+
+    def getMessage(self) -> str:
+        return scrub(super().getMessage())
+
+    @property
+    def exc_text(self) -> str | None:
+        return self._exc_text
+
+    @exc_text.setter
+    def exc_text(self, value: str | None) -> None:
+        self._exc_text = scrub(value) if value else value
+
+
+def install_scrubbing() -> None:
+    logging.setLogRecordFactory(ScrubbedLogRecord)
 
 
 class RequestIdFilter(logging.Filter):
@@ -33,7 +56,9 @@ class JsonFormatter(logging.Formatter):
             **getattr(record, "fields", {}),
         }
         if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
+            if not record.exc_text:  # cached as logging.Formatter does, so a scrubbing record can clean it
+                record.exc_text = self.formatException(record.exc_info)
+            data["exception"] = record.exc_text
         return json.dumps(data, default=str)
 
 

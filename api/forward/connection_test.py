@@ -10,6 +10,7 @@ import orjson
 
 from api.forward.passthrough import upstream_headers, upstream_url
 from api.http.errors import GatewayError
+from api.http.scrub import scrub
 from api.providers import openai
 from api.providers.clients import client_for
 from api.providers.errors import from_status
@@ -46,7 +47,7 @@ async def probe(provider: ProviderInfo, model: str) -> dict:
             await openai.complete(client, provider, probe_body(provider, model))
         result["status"] = "ok"
     except GatewayError as exc:
-        result.update(status="failed", error=exc.error.message)
+        result.update(status="failed", error=scrub(exc.error.message))
     except httpx.HTTPError as exc:
         result.update(status="failed", error=type(exc).__name__)
     result["latency_ms"] = int((time.perf_counter() - started) * 1000)

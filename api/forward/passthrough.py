@@ -1,5 +1,6 @@
 """Anthropic-compatible upstreams: the body (lightly rewritten) and allowed headers go through,
-the provider's key replaces the client's, and the answer's bytes come back unchanged."""
+the provider's key replaces the client's, and the answer's bytes come back unchanged, except known
+secrets in error bodies, `error` events and relayed headers (api/http/scrub.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from api.accounting.exchange import Exchange
 from api.forward.attempts import retry_delay
+from api.forward.sse import encode_events
+from api.http.scrub import ErrorEventScrubber, scrub, scrub_bytes
 from api.providers.clients import Upstream, client_for
 from api.providers.errors import RETRYABLE_STATUSES, ProviderError, from_httpx, from_status
+from api.providers.headers import allowed_extra_headers
 from api.translate.errors import from_upstream
 from api.translate.passthrough import prepare_body
 from api.translate.sse import SSEDecoder
@@ -42,7 +46,9 @@ def upstream_headers(request: HttpRequest | None, provider: ProviderInfo) -> dic
         headers = {name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers}
         headers.update((k, v) for k, v in request.headers.items() if k.lower().startswith("x-stainless-"))
     headers.setdefault("anthropic-version", "2023-06-01")
-    headers.update({"content-type": "application/json", "accept-encoding": "identity", **provider.extra_headers})
+    headers.update(
+        {"content-type": "application/json", "accept-encoding": "identity", **allowed_extra_headers(provider)}
+    )
     if provider.api_key:
         headers["x-api-key"] = provider.api_key
     return headers
@@ -51,12 +57,12 @@ def upstream_headers(request: HttpRequest | None, provider: ProviderInfo) -> dic
 def _copy_headers(source: httpx.Headers, target: HttpResponse, ex: Exchange) -> None:
     for name in FORWARDED_RESPONSE_HEADERS:
         if name in source:
-            target[name] = source[name]
+            target[name] = scrub(source[name])
     for name, value in source.items():
         if name.startswith("anthropic-ratelimit-"):
-            target[name] = value
+            target[name] = scrub(value)
     if "request-id" in source:
-        target["upstream-request-id"] = source["request-id"]
+        target["upstream-request-id"] = scrub(source["request-id"])
     target["request-id"] = ex.request_id
 
 
@@ -84,6 +90,9 @@ async def forward(ex: Exchange, request: HttpRequest, body: JSON, route: RouteIn
         raise from_httpx(exc, "reading the upstream response") from exc
     finally:
         await upstream.aclose()
+    if upstream.status_code // 100 != 2:
+        raw = scrub_bytes(raw)  # an error body may quote the key; a JSON shape survives the redaction
+    ex.response_body = raw
     _record_reply(ex, upstream.status_code, raw, upstream.headers, endpoint)
     response = HttpResponse(
         raw, status=upstream.status_code, content_type=upstream.headers.get("content-type", "application/json")
@@ -145,23 +154,25 @@ def _record_reply(ex: Exchange, status: int, raw: bytes, headers: httpx.Headers,
 
 
 async def _relay(ex: Exchange, upstream: httpx.Response) -> AsyncIterator[bytes]:
-    """Bytes go out as they came; usage and errors are read from a side decoder for the log."""
+    """Bytes go out as they came, a whole frame at a time, `error` events scrubbed; usage and errors are
+    read from a side decoder for the log."""
     decoder = SSEDecoder()
     text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    scrubber = ErrorEventScrubber()
     usage: dict = {}
     try:
         async for chunk in upstream.aiter_raw():
-            yield chunk
+            if out := scrubber.feed(chunk):
+                yield out
             for data in decoder.feed(text.decode(chunk)):
                 _read_event(data, usage, ex)
+        if out := scrubber.flush():
+            yield out
     except httpx.HTTPError as exc:
         error = from_httpx(exc, "reading the upstream stream").error
         ex.failed(error.status, error.error_type, error.message)
-        yield (
-            b"event: error\ndata: "
-            + orjson.dumps({"type": "error", "error": {"type": error.error_type, "message": error.message}})
-            + b"\n\n"
-        )
+        # The torn last frame is dropped (never flushed): glued to the error event, neither would parse.
+        yield encode_events([{"type": "error", "error": {"type": error.error_type, "message": error.message}}])
     except (asyncio.CancelledError, GeneratorExit):
         ex.cancelled()
         raise

@@ -11,6 +11,7 @@ from typing import TypeVar
 import orjson
 
 from api.http import lifecycle
+from api.http.scrub import scrub
 from api.translate.sse import encode_event
 
 T = TypeVar("T")
@@ -19,8 +20,15 @@ _PING_FRAME = b'event: ping\ndata: {"type":"ping"}\n\n'
 
 
 def encode_events(events: Iterable[dict]) -> bytes:
-    """Anthropic SSE frames for `events`, encoded with orjson."""
-    return b"".join(encode_event(event, orjson.dumps) for event in events)
+    """Anthropic SSE frames for `events`, encoded with orjson; `error` events with known secrets scrubbed."""
+    return b"".join(encode_event(_scrubbed(event), orjson.dumps) for event in events)
+
+
+def _scrubbed(event: dict) -> dict:
+    if event["type"] != "error":
+        return event  # model output is never rewritten
+    error = event.get("error") or {}
+    return {**event, "error": {**error, "message": scrub(str(error.get("message", "")))}}
 
 
 def ping_frame() -> bytes:

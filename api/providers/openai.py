@@ -14,6 +14,7 @@ import orjson
 
 from api.providers.clients import Upstream
 from api.providers.errors import ProviderError, bad_response, from_httpx, from_status
+from api.providers.headers import allowed_extra_headers
 from api.translate.sse import SSEDecoder
 from routing.resolve import ProviderInfo
 
@@ -28,7 +29,8 @@ def chat_url(provider: ProviderInfo) -> str:
 
 
 def upstream_headers(provider: ProviderInfo) -> dict[str, str]:
-    headers = {"content-type": "application/json", "accept-encoding": "gzip, deflate", **provider.extra_headers}
+    headers = {"content-type": "application/json", "accept-encoding": "gzip, deflate"}
+    headers.update(allowed_extra_headers(provider))
     if provider.api_key:
         if provider.profile == "azure":
             headers["api-key"] = provider.api_key

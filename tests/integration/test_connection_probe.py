@@ -44,6 +44,7 @@ async def test_azure_gets_its_api_key_header_and_api_version(gateway, upstream, 
     provider = gateway["provider"]
     provider.profile, provider.api_version = "azure", "2024-10-21"
     provider.base_url = "https://team.openai.azure.com/openai/deployments/gpt4o"
+    provider.api_key = "sk-upstream-secret-1234"  # a new host needs the key entered again
     await provider.asave()
     route = upstream.post("https://team.openai.azure.com/openai/deployments/gpt4o/chat/completions").mock(
         return_value=httpx.Response(200, json=completion({"content": "hi"}))
