@@ -8,6 +8,8 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from routing import (
+    access,
+    admin_tokens,  # noqa: F401  (replaces knox's token admin: list and revoke only)
     admin_usage,  # noqa: F401  (registers the usage log and audit pages)
     keys,
     usage_stats,
@@ -98,6 +100,8 @@ class ModelRouteAdmin(admin.ModelAdmin):
 
 
 class ProxyKeyForm(forms.ModelForm):
+    requester = None  # the signed-in user, set by ProxyKeyAdmin.get_form
+
     class Meta:
         model = ProxyKey
         fields = (
@@ -110,14 +114,26 @@ class ProxyKeyForm(forms.ModelForm):
             "tpm_limit",
             "budget_tokens",
             "budget_period",
+            "may_test_connection",
         )
+
+    def clean(self):
+        """The management API's rule (routing.access.key_refusal) on giving a key to a user or a power."""
+        cleaned = super().clean()
+        owner = cleaned.get("user")
+        if owner is not None and {"user", "may_test_connection"} & set(self.changed_data):
+            flag = cleaned.get("may_test_connection", self.instance.may_test_connection)
+            refusal = access.key_refusal(self.requester, owner, may_test_connection=flag)
+            if refusal:
+                raise forms.ValidationError(refusal)
+        return cleaned
 
 
 @admin.register(ProxyKey)
 class ProxyKeyAdmin(admin.ModelAdmin):
     form = ProxyKeyForm
     list_display = ("prefix_display", "name", "user", "status", "created_at", "last_used_at", "expires_at")
-    list_filter = ("budget_period", ("revoked_at", admin.EmptyFieldListFilter))
+    list_filter = ("budget_period", ("revoked_at", admin.EmptyFieldListFilter), "may_test_connection")
     list_select_related = ("user",)
     search_fields = ("prefix", "name", "user__username", "user__email")
     readonly_fields = ("prefix_display", "created_at", "last_used_at", "usage_to_date", "remaining_budget")
@@ -150,7 +166,17 @@ class ProxyKeyAdmin(admin.ModelAdmin):
             return "expired"
         return "active"
 
-    @admin.action(description="Revoke selected keys")
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)  # a new class on each call
+        form.requester = request.user
+        return form
+
+    def get_readonly_fields(self, request, obj=None):
+        if access.may_test_providers(request.user):
+            return self.readonly_fields
+        return (*self.readonly_fields, "may_test_connection")
+
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request, queryset):
         for key in queryset.filter(revoked_at__isnull=True):
             key.revoked_at = timezone.now()
