@@ -15,8 +15,9 @@ def make_user(**overrides):
 
 
 def make_staff(username: str, *permissions: str, **overrides):
-    """A staff user holding `permissions` ("routing.add_proxykey", ...) and nothing else."""
-    user = make_user(username=username, is_staff=True, **overrides)
+    """A staff user (unless `is_staff=False`) holding `permissions` ("routing.add_proxykey", ...) only."""
+    overrides.setdefault("is_staff", True)
+    user = make_user(username=username, **overrides)
     for name in permissions:
         app_label, codename = name.split(".")
         user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
