@@ -17,7 +17,7 @@ from api.accounting.exchange import Exchange
 from api.admission.auth import Caller, authenticate
 from api.admission.limits import check_model_allowed, check_rates
 from api.admission.routes import resolve_route
-from api.admission.testers import authorize_tester, check_tester_rate
+from api.admission.testers import authorize_tester, check_tester_rate, log_tested
 from api.forward import passthrough
 from api.forward.connection_test import probe_all
 from api.forward.relay import relay
@@ -194,13 +194,7 @@ async def test_connection(request: HttpRequest) -> HttpResponse:
         return error_response(exc.error, request_id)
     name = request.GET.get("provider") or None
     results = await probe_all(await snapshot.routes.get(), name)
-    log.info(
-        "test-connection by %s from %s: provider=%r, %s",
-        tester.who,
-        origin,
-        name or "(all)",
-        ", ".join(f"{r['provider']} {r['status']}" for r in results) or "none found",
-    )
+    log_tested(tester, origin, name or "(all)", results)
     if name and not results:
         return error_response(ApiError(404, "not_found_error", f"No enabled provider named {name!r}."), request_id)
     ok = all(r["status"] == "ok" for r in results)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from asgiref.sync import async_to_sync
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from api.admission import testers
+from api.forward import connection_test
+from api.http.errors import GatewayError
 from routing import (
     access,
     admin_tokens,  # noqa: F401  (replaces knox's token admin: list and revoke only)
@@ -60,6 +64,35 @@ class ProviderAdmin(admin.ModelAdmin):
         ),
         (None, {"fields": ("created_at", "updated_at")}),
     )
+
+    actions = ("test_connection",)
+
+    def has_test_permission(self, request) -> bool:
+        return access.may_test_providers(request.user)
+
+    @admin.action(description="Test connection", permissions=["test"])
+    def test_connection(self, request, queryset):
+        """GET /test-connection for the selected providers: the same probe, rate limit and log line."""
+        user = request.user
+        tester = testers.Tester(who=f"user {user.get_username()} (admin)", rate_key=f"user:{user.pk}")
+        try:
+            async_to_sync(testers.check_tester_rate)(tester)
+        except GatewayError as exc:
+            self.message_user(request, exc.error.message, messages.ERROR)
+            return
+        selected = {p.pk: p.name for p in queryset}
+        results = connection_test.probe_providers(set(selected))
+        testers.log_tested(tester, request.META.get("REMOTE_ADDR") or "unknown", ",".join(selected.values()), results)
+        for result in results:
+            ok = result["status"] == "ok"
+            detail = f"ok in {result['latency_ms']} ms" if ok else f"failed: {result['error']}"
+            self.message_user(
+                request,
+                f"{result['provider']} ({result['model']}): {detail}",
+                messages.SUCCESS if ok else messages.ERROR,
+            )
+        for name in sorted(set(selected.values()) - {r["provider"] for r in results}):
+            self.message_user(request, f"{name}: not tested, it is disabled or has no enabled route", messages.WARNING)
 
     @admin.display(description="API key")
     def masked_key(self, obj: Provider) -> str:

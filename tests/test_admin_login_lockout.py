@@ -89,3 +89,13 @@ def test_the_api_handler_runs_without_the_axes_middleware(monkeypatch):
     assert built == []
     ASGIHandler()  # the admin's handler: the same settings build it in
     assert len(built) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_lock_holds_under_asgi_as_served(root, clock, async_client):
+    """uvicorn serves the admin through Django's ASGI handler, where the axes middleware runs async."""
+    form = {"username": "root", "password": "wrong"}
+    statuses = [(await async_client.post("/admin/login/", form)).status_code for _ in range(5)]
+    locked = await async_client.post("/admin/login/", {"username": "root", "password": PASSWORD})
+    assert statuses == [200, 200, 200, 200, 429]
+    assert locked.status_code == 429 and "Sign-in locked" in locked.content.decode()

@@ -9,6 +9,7 @@ counted in Django's cache (shared between workers when the cache is Redis).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from routing import access
 from routing.snapshot import usable_connection
 
 TOKEN_SCHEME = "token "
+log = logging.getLogger("api")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +78,9 @@ async def check_tester_rate(tester: Tester) -> None:
         wait = str(60 - int(now) % 60)
         message = f"At most {settings.TEST_CONNECTION_PER_MINUTE} connection tests a minute; try again in {wait} s."
         raise GatewayError(ApiError(429, "rate_limit_error", message, retry_after=wait))
+
+
+def log_tested(tester: Tester, origin: str, asked: str, results: list[dict]) -> None:
+    """The audit line of one test: who, from where, what they asked for and what each provider said."""
+    outcome = ", ".join(f"{r['provider']} {r['status']}" for r in results) or "none found"
+    log.info("test-connection by %s from %s: provider=%r, %s", tester.who, origin, asked, outcome)
