@@ -132,3 +132,41 @@ def test_a_staff_user_without_permissions_reaches_only_his_own_key_and_rows(worl
     assert [r["request_id"] for r in client.get("/api/v1/usage/").json()["results"]] == ["req_clerk"]
     assert client.post(f"/api/v1/keys/{own.pk}/revoke/").status_code == 200  # his own: always
     assert client.get(f"/api/v1/keys/{world['bob_key'].pk}/").status_code == 404
+
+
+METHODS = ("get", "post", "put", "patch", "delete")
+# What a staff user without permissions gets from each endpoint and method: his own rows (200),
+# a refusal (403), another's key unseen (404), or a method the endpoint does not have (405).
+BARE_STAFF_ANSWERS = {
+    "/api/v1/keys/": {"get": 200, "post": 403},
+    "/api/v1/keys/{bob_key}/": {"get": 404},
+    "/api/v1/keys/{bob_key}/revoke/": {"post": 404},
+    "/api/v1/usage/": {"get": 200},
+    "/api/v1/usage/summary/": {"get": 200},
+}
+
+
+@pytest.mark.parametrize(
+    ("url", "method", "expected"),
+    [
+        pytest.param(url, method, answers.get(method, 405), id=f"{method}-{url}")
+        for url, answers in BARE_STAFF_ANSWERS.items()
+        for method in METHODS
+    ],
+)
+def test_a_staff_user_without_permissions_changes_and_reads_nothing_of_others_by_any_method(
+    world, url, method, expected
+):
+    client = signed_in("clerk")
+    body = {"user": world["bob"].pk, "name": "new", "revoked_at": "2030-01-01T00:00:00Z"}
+    url = url.format(bob_key=world["bob_key"].pk)
+    if method == "get":
+        response = client.get(url)
+    else:
+        response = getattr(client, method)(url, body, content_type="application/json")
+    assert response.status_code == expected, response.content[:200]
+    if expected == 200:
+        assert "bob" not in response.content.decode()
+    world["bob_key"].refresh_from_db()
+    assert world["bob_key"].revoked_at is None and world["bob_key"].name == "bob laptop"
+    assert ProxyKey.objects.count() == 1
