@@ -17,6 +17,7 @@ from api.accounting.exchange import Exchange
 from api.admission.auth import Caller, authenticate
 from api.admission.limits import check_model_allowed, check_route_allowed, reserve
 from api.admission.routes import resolve_route
+from api.admission.testers import authorize_tester, check_tester_rate, log_tested
 from api.forward import passthrough
 from api.forward.connection_test import probe_all
 from api.forward.relay import relay
@@ -183,14 +184,19 @@ async def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
 
 
 async def test_connection(request: HttpRequest) -> HttpResponse:
-    """Probe each enabled provider (or `?provider=NAME`) with a minimal real call."""
+    """Probe each enabled provider (or `?provider=NAME`) with a minimal real call; for operators only
+    (api/admission/testers.py), rate-limited, and logged with who asked and from where."""
     request_id = new_request_id()
+    origin = request.META.get("REMOTE_ADDR") or "unknown"
     try:
-        await authenticate(request)
+        tester = await authorize_tester(request)
+        await check_tester_rate(tester)
     except GatewayError as exc:
+        log.warning("test-connection refused from %s: %s %s", origin, exc.error.status, exc.error.message)
         return error_response(exc.error, request_id)
     name = request.GET.get("provider") or None
     results = await probe_all(await snapshot.routes.get(), name)
+    log_tested(tester, origin, name or "(all)", results)
     if name and not results:
         return error_response(ApiError(404, "not_found_error", f"No enabled provider named {name!r}."), request_id)
     ok = all(r["status"] == "ok" for r in results)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -88,6 +89,7 @@ MAX_BODY_BYTES = _number("MAX_BODY_BYTES", 32 * 1024 * 1024)
 CACHE_SECONDS = _number("CACHE_SECONDS", 5.0, float)  # keys and routes on the hot path
 LOG_BODIES = env.str("LOG_BODIES", default="off")  # off | errors | all
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")  # /metrics needs this bearer token; empty: off
+TEST_CONNECTION_PER_MINUTE = _number("TEST_CONNECTION_PER_MINUTE", 3)  # /test-connection calls per caller
 
 # Classic single-user setup (the FastAPI proxies this replaces): see routing/env_sync.py.
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
@@ -123,8 +125,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
+    "axes",
     "routing",
     "api",
 ]
@@ -139,6 +142,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into its lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # The API paths (/v1/, /health, /metrics, /, /test-connection) run through proxy_site.handlers with
@@ -204,7 +209,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 # unauthenticated browser gets a JSON 401, never HTML. Token first: anonymous requests get 401.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -213,6 +218,26 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# Management API tokens (django-rest-knox): only a SHA-512 digest is stored; each expires.
+# `manage.py create_api_token USERNAME --expires-days N` makes one (docs/management-api.md).
+REST_KNOX = {
+    "TOKEN_PREFIX": "sk-mgmt-",  # tells a leaked management token from a proxy key (sk-proxy-)
+    "TOKEN_TTL": timedelta(days=30),
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+
+# Admin sign-in throttled by django-axes: after ADMIN_LOGIN_FAILURES wrong passwords for one username
+# from one address, that pair is refused (even the right password) for ADMIN_LOGIN_LOCKOUT_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _number("ADMIN_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_number("ADMIN_LOGIN_LOCKOUT_MINUTES", 15, float))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")  # plain | json
 LOGGING = {
@@ -231,5 +256,6 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "django.db.backends": {"level": "INFO"},
+        "axes": {"level": "WARNING"},  # failures and lock-outs; not a line per successful sign-in
     },
 }

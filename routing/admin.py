@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from asgiref.sync import async_to_sync
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from api.admission import testers
+from api.forward import connection_test
+from api.http.errors import GatewayError
 from routing import (
+    access,
+    admin_tokens,  # noqa: F401  (replaces knox's token admin: list and revoke only)
     admin_usage,  # noqa: F401  (registers the usage log and audit pages)
     keys,
     usage_stats,
@@ -59,6 +65,35 @@ class ProviderAdmin(admin.ModelAdmin):
         (None, {"fields": ("created_at", "updated_at")}),
     )
 
+    actions = ("test_connection",)
+
+    def has_test_permission(self, request) -> bool:
+        return access.may_test_providers(request.user)
+
+    @admin.action(description="Test connection", permissions=["test"])
+    def test_connection(self, request, queryset):
+        """GET /test-connection for the selected providers: the same probe, rate limit and log line."""
+        user = request.user
+        tester = testers.Tester(who=f"user {user.get_username()} (admin)", rate_key=f"user:{user.pk}")
+        try:
+            async_to_sync(testers.check_tester_rate)(tester)
+        except GatewayError as exc:
+            self.message_user(request, exc.error.message, messages.ERROR)
+            return
+        selected = {p.pk: p.name for p in queryset}
+        results = connection_test.probe_providers(set(selected))
+        testers.log_tested(tester, request.META.get("REMOTE_ADDR") or "unknown", ",".join(selected.values()), results)
+        for result in results:
+            ok = result["status"] == "ok"
+            detail = f"ok in {result['latency_ms']} ms" if ok else f"failed: {result['error']}"
+            self.message_user(
+                request,
+                f"{result['provider']} ({result['model']}): {detail}",
+                messages.SUCCESS if ok else messages.ERROR,
+            )
+        for name in sorted(set(selected.values()) - {r["provider"] for r in results}):
+            self.message_user(request, f"{name}: not tested, it is disabled or has no enabled route", messages.WARNING)
+
     @admin.display(description="API key")
     def masked_key(self, obj: Provider) -> str:
         return obj.masked_key or "—"
@@ -98,6 +133,8 @@ class ModelRouteAdmin(admin.ModelAdmin):
 
 
 class ProxyKeyForm(forms.ModelForm):
+    requester = None  # the signed-in user, set by ProxyKeyAdmin.get_form
+
     class Meta:
         model = ProxyKey
         fields = (
@@ -110,14 +147,26 @@ class ProxyKeyForm(forms.ModelForm):
             "tpm_limit",
             "budget_tokens",
             "budget_period",
+            "may_test_connection",
         )
+
+    def clean(self):
+        """The management API's rule (routing.access.key_refusal) on giving a key to a user or a power."""
+        cleaned = super().clean()
+        owner = cleaned.get("user")
+        if owner is not None and {"user", "may_test_connection"} & set(self.changed_data):
+            flag = cleaned.get("may_test_connection", self.instance.may_test_connection)
+            refusal = access.key_refusal(self.requester, owner, may_test_connection=flag)
+            if refusal:
+                raise forms.ValidationError(refusal)
+        return cleaned
 
 
 @admin.register(ProxyKey)
 class ProxyKeyAdmin(admin.ModelAdmin):
     form = ProxyKeyForm
     list_display = ("prefix_display", "name", "user", "status", "created_at", "last_used_at", "expires_at")
-    list_filter = ("budget_period", ("revoked_at", admin.EmptyFieldListFilter))
+    list_filter = ("budget_period", ("revoked_at", admin.EmptyFieldListFilter), "may_test_connection")
     list_select_related = ("user",)
     search_fields = ("prefix", "name", "user__username", "user__email")
     readonly_fields = ("prefix_display", "created_at", "last_used_at", "usage_to_date", "remaining_budget")
@@ -150,7 +199,17 @@ class ProxyKeyAdmin(admin.ModelAdmin):
             return "expired"
         return "active"
 
-    @admin.action(description="Revoke selected keys")
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)  # a new class on each call
+        form.requester = request.user
+        return form
+
+    def get_readonly_fields(self, request, obj=None):
+        if access.may_test_providers(request.user):
+            return self.readonly_fields
+        return (*self.readonly_fields, "may_test_connection")
+
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request, queryset):
         for key in queryset.filter(revoked_at__isnull=True):
             key.revoked_at = timezone.now()

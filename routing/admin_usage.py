@@ -21,6 +21,7 @@ CSV_FIELDS = (
     "user__username",
     "key__prefix",
     "client_ip",
+    "user_agent",
     "endpoint",
     "requested_model",
     "provider_name",
@@ -45,10 +46,24 @@ class _Echo:
         return value
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets, and clients
+# choose their user agent and model name: `=HYPERLINK(...)` would run in the admin's spreadsheet.
+# https://owasp.org/www-community/attacks/CSV_Injection
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A text cell that a spreadsheet would read as a formula, quoted with `'` so it stays text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_response(rows) -> StreamingHttpResponse:
     """Streams the rows, so a large export never sits in memory."""
     writer = csv.writer(_Echo())
-    lines = (writer.writerow(row) for row in rows.values_list(*CSV_FIELDS).iterator(chunk_size=2000))
+    values = rows.values_list(*CSV_FIELDS).iterator(chunk_size=2000)
+    lines = (writer.writerow([safe_cell(cell) for cell in row]) for row in values)
     header = (writer.writerow(CSV_FIELDS),)
     response = StreamingHttpResponse(itertools.chain(header, lines), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="usage.csv"'

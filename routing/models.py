@@ -53,6 +53,8 @@ class Provider(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # GET /test-connection and the admin's "Test connection" action: real upstream calls.
+        permissions = [("test_provider", "Can test provider connections")]
 
     def __str__(self) -> str:
         return self.name
@@ -172,6 +174,9 @@ class ProxyKey(models.Model):
     tpm_limit = models.PositiveIntegerField(null=True, blank=True, verbose_name="tokens per minute")
     budget_tokens = models.PositiveBigIntegerField(null=True, blank=True)
     budget_period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTH)
+    may_test_connection = models.BooleanField(
+        default=False, help_text="May call GET /test-connection (real upstream calls, a few a minute)."
+    )
 
     class Meta:
         ordering = ["-created_at"]

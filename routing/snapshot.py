@@ -182,6 +182,7 @@ class KeyInfo:
     tpm_limit: int | None
     budget_tokens: int | None
     budget_period: str
+    may_test_connection: bool = False
 
 
 @usable_connection
@@ -205,6 +206,7 @@ def _load_key(digest: str) -> KeyInfo | None:
         tpm_limit=key.tpm_limit,
         budget_tokens=key.budget_tokens,
         budget_period=key.budget_period,
+        may_test_connection=key.may_test_connection,
     )
 
 

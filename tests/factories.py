@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 
 from routing import keys
 from routing.models import ModelRoute, Provider, ProxyKey
@@ -11,6 +12,16 @@ from routing.models import ModelRoute, Provider, ProxyKey
 def make_user(**overrides):
     overrides.setdefault("username", "alice")
     return get_user_model().objects.create(**overrides)
+
+
+def make_staff(username: str, *permissions: str, **overrides):
+    """A staff user (unless `is_staff=False`) holding `permissions` ("routing.add_proxykey", ...) only."""
+    overrides.setdefault("is_staff", True)
+    user = make_user(username=username, **overrides)
+    for name in permissions:
+        app_label, codename = name.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return user
 
 
 def make_provider(api_key: str = "sk-upstream-secret-1234", **overrides) -> Provider:

@@ -15,15 +15,17 @@ from api.admission.auth import authenticate
 from api.http.errors import GatewayError
 from routing.keys import DISPLAY_LENGTH, KEY_PREFIX, hash_key
 from routing.models import ProxyKey
-from tests.factories import make_key, make_user
+from tests.factories import make_key, make_staff, make_user
 
 pytestmark = pytest.mark.django_db
+
+KEY_PERMISSIONS = ("routing.view_proxykey", "routing.add_proxykey", "routing.change_proxykey")
 
 
 @pytest.fixture
 def staff_client():
     client = Client()
-    client.force_login(make_user(username="root", is_staff=True))
+    client.force_login(make_staff("root", *KEY_PERMISSIONS))
     return client
 
 

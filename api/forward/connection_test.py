@@ -7,6 +7,7 @@ import time
 
 import httpx
 import orjson
+from asgiref.sync import async_to_sync
 
 from api.forward.passthrough import upstream_headers, upstream_url
 from api.http.errors import GatewayError
@@ -14,6 +15,7 @@ from api.http.scrub import scrub
 from api.providers import openai
 from api.providers.clients import client_for
 from api.providers.errors import from_status
+from routing import snapshot
 from routing.resolve import ProviderInfo, RouteInfo
 
 
@@ -61,3 +63,10 @@ async def probe_all(routes: tuple[RouteInfo, ...], name: str | None) -> list[dic
         if name is None or route.provider.name == name:
             targets.setdefault(route.provider.id, (route.provider, route.target_model))
     return list(await asyncio.gather(*(probe(p, m) for p, m in targets.values())))
+
+
+def probe_providers(provider_ids: set[int]) -> list[dict]:
+    """For the admin's action (a sync view): these providers, each with its first enabled route's model.
+    Under ASGI the probes run on the server's event loop, so they use its connection pools."""
+    routes = tuple(r for r in snapshot.routes.get_sync() if r.provider.id in provider_ids)
+    return async_to_sync(probe_all)(routes, None)

@@ -1,12 +1,14 @@
 """Query parameters of the management API: pagination and the key and usage filters.
 
 Hand-written rather than django-filter: a dozen parameters do not justify another dependency, and a
-bad value is a 400 that names the parameter instead of being silently ignored.
+bad value is a 400 that names the parameter instead of being silently ignored or reaching the
+database as a 500 (NUL bytes, ids past 64 bits, dates past year 9999; tests/test_rest_fuzz.py).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -17,48 +19,95 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²", which int() refuses
+MAX_ID = 2**63 - 1  # the largest value a 64-bit id column holds
+
+
+def _invalid(name: str, message: str) -> ValidationError:
+    return ValidationError({name: [message]})
+
+
+def _text(params, name: str) -> str:
+    """A parameter's stripped value; NUL is refused here, as PostgreSQL would refuse it with a 500."""
+    raw = params.get(name, "").strip()
+    if "\x00" in raw:
+        raise _invalid(name, "Must not contain NUL characters.")
+    return raw
+
+
+def _number(raw: str, name: str, *, low: int = 0, high: int = MAX_ID) -> int | None:
+    """`raw` as an int in [low, high]; None when it is not ASCII digits; a 400 when out of range."""
+    if not _DIGITS.fullmatch(raw):
+        return None
+    # Checked before int(): Python refuses to parse more than 4,300 digits, with a ValueError.
+    if len(raw.lstrip("0")) > len(str(high)) or not low <= int(raw) <= high:
+        raise _invalid(name, f"Expected a number from {low} to {high}.")
+    return int(raw)
 
 
 class Pagination(PageNumberPagination):
-    """`?page=N`, 100 rows a page by default, `?page_size=` up to 1000."""
+    """`?page=N` (or `last`), 100 rows a page by default, `?page_size=` up to 1000 (more is capped)."""
 
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def get_page_size(self, request) -> int:
+        raw = _text(request.query_params, self.page_size_query_param)
+        if not raw:
+            return self.page_size
+        size = _number(raw, self.page_size_query_param, low=1)
+        if size is None:
+            raise _invalid(self.page_size_query_param, "Expected a whole number from 1.")
+        return min(size, self.max_page_size)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        raw = _text(request.query_params, self.page_query_param)
+        if raw and raw not in self.last_page_strings and _number(raw, self.page_query_param, low=1) is None:
+            raise _invalid(self.page_query_param, "Expected a page number from 1, or 'last'.")
+        return super().paginate_queryset(queryset, request, view)
+
 
 def _boolean(params, name: str) -> bool | None:
-    raw = params.get(name, "").strip().lower()
+    raw = _text(params, name).lower()
     if not raw:
         return None
     if raw in _TRUE | _FALSE:
         return raw in _TRUE
-    raise ValidationError({name: ["Expected true or false."]})
+    raise _invalid(name, "Expected true or false.")
 
 
 def _datetime(params, name: str) -> datetime | None:
-    raw = params.get(name, "").strip()
+    raw = _text(params, name)
     if not raw:
         return None
     try:
         value = parse_datetime(raw)
-    except ValueError:
+        # A naive value is read in the server's zone (UTC), never compared naive against aware columns.
+        if value is not None and timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        if value is not None:
+            value.astimezone(UTC)  # 0001-01-01T00:00+01:00 is before the first representable instant
+    except (ValueError, OverflowError):
         value = None
     if value is None:
-        raise ValidationError({name: ["Expected an ISO 8601 datetime, e.g. 2025-01-31T00:00:00Z."]})
-    # A naive value is read in the server's zone (UTC), never compared naive against aware columns.
-    return timezone.make_aware(value) if timezone.is_naive(value) else value
+        raise _invalid(name, "Expected an ISO 8601 datetime, e.g. 2025-01-31T00:00:00Z.")
+    return value
 
 
-def _user_q(raw: str, field: str = "user") -> Q:
+def _user_q(params, name: str = "user") -> Q | None:
     """A user named by id (all digits) or by username."""
-    return Q(**{f"{field}_id": int(raw)}) if raw.isdigit() else Q(**{f"{field}__username": raw})
+    raw = _text(params, name)
+    if not raw:
+        return None
+    user_id = _number(raw, name)
+    return Q(user_id=user_id) if user_id is not None else Q(user__username=raw)
 
 
 def filter_keys(queryset: QuerySet, params) -> QuerySet:
     """`user` (id or username), `active` (not revoked and not expired), `revoked`."""
-    if user := params.get("user", "").strip():
-        queryset = queryset.filter(_user_q(user))
+    if (user := _user_q(params)) is not None:
+        queryset = queryset.filter(user)
     live = Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
     active = _boolean(params, "active")
     if active is not None:
@@ -69,14 +118,27 @@ def filter_keys(queryset: QuerySet, params) -> QuerySet:
     return queryset
 
 
-def _status_q(raw: str) -> Q:
+def _status_q(params) -> Q | None:
+    raw = _text(params, "status").lower()
+    if not raw:
+        return None
     if raw == "error":
         return Q(status__gte=400)
     if raw == "ok":
         return Q(status__lt=400)
-    if raw.isdigit():
-        return Q(status=int(raw))
-    raise ValidationError({"status": ["Expected an HTTP status code, 'ok' or 'error'."]})
+    code = _number(raw, "status", low=100, high=599)
+    if code is None:
+        raise _invalid("status", "Expected an HTTP status code, 'ok' or 'error'.")
+    return Q(status=code)
+
+
+def _key_q(params) -> Q | None:
+    """A key named by id (all digits) or by its displayed prefix, with or without the trailing ellipsis."""
+    raw = _text(params, "key").rstrip("….")
+    if not raw:
+        return None
+    key_id = _number(raw, "key")
+    return Q(key_id=key_id) if key_id is not None else Q(key__prefix=raw)
 
 
 def filter_usage(queryset: QuerySet, params) -> QuerySet:
@@ -86,16 +148,13 @@ def filter_usage(queryset: QuerySet, params) -> QuerySet:
         queryset = queryset.filter(created_at__gte=since)
     if until:
         queryset = queryset.filter(created_at__lt=until)
-    if user := params.get("user", "").strip():
-        queryset = queryset.filter(_user_q(user))
-    if key := params.get("key", "").strip().rstrip("…."):
-        queryset = queryset.filter(key_id=int(key)) if key.isdigit() else queryset.filter(key__prefix=key)
-    if model := params.get("model", "").strip():
+    for q in (_user_q(params), _key_q(params), _status_q(params)):
+        if q is not None:
+            queryset = queryset.filter(q)
+    if model := _text(params, "model"):
         queryset = queryset.filter(requested_model=model)
-    if provider := params.get("provider", "").strip():
+    if provider := _text(params, "provider"):
         queryset = queryset.filter(provider_name=provider)
-    if status := params.get("status", "").strip().lower():
-        queryset = queryset.filter(_status_q(status))
     stream = _boolean(params, "stream")
     if stream is not None:
         queryset = queryset.filter(stream=stream)

@@ -1,7 +1,9 @@
-"""Who sees what: staff see everything, everyone else only rows they own.
+"""Who sees and does what through the management API: the admin's model permissions (routing/access.py).
 
-Ownership is enforced by scoping the queryset (`visible_to`), so another user's key is a 404, not a
-403 that would confirm it exists. `IsOwnerOrStaff` repeats the rule per object as a second guard.
+A holder of a model's view (or change) permission sees every row; anyone else, staff or not, sees only
+the rows they own. Ownership is enforced by scoping the queryset (`visible_to`), so another user's key
+is a 404, not a 403 that would confirm it exists. Each action needs its own permission (`Holds`); owners
+may always revoke their own keys (`OwnerOrHolds`).
 """
 
 from __future__ import annotations
@@ -9,25 +11,34 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from rest_framework.permissions import BasePermission
 
-
-def is_staff(user) -> bool:
-    return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+from routing import access
 
 
 def visible_to(user, queryset: QuerySet) -> QuerySet:
     """The rows of `queryset` (with a `user` field) that `user` may read."""
-    return queryset if is_staff(user) else queryset.filter(user_id=user.pk)
+    return queryset if access.may_view_all(user, queryset.model) else queryset.filter(user_id=user.pk)
 
 
-class IsStaff(BasePermission):
-    """Staff only: issuing keys, for anyone including themselves."""
+def permission_name(action: str, model) -> str:
+    return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
 
-    message = "Only staff may issue keys."
+
+class Holds(BasePermission):
+    """The caller holds `action` on `model`, as the admin requires (issuing keys: add)."""
+
+    def __init__(self, action: str, model) -> None:
+        self.action, self.model = action, model
+        self.message = f"You need the {permission_name(action, model)} permission."
 
     def has_permission(self, request, view) -> bool:
-        return is_staff(request.user)
+        return access.holds(request.user, self.action, self.model)
 
 
-class IsOwnerOrStaff(BasePermission):
+class OwnerOrHolds(Holds):
+    """Per object: its owner, or a holder of `action` on its model (revoking another user's key)."""
+
+    def has_permission(self, request, view) -> bool:
+        return True
+
     def has_object_permission(self, request, view, obj) -> bool:
-        return is_staff(request.user) or obj.user_id == request.user.pk
+        return obj.user_id == request.user.pk or access.holds(request.user, self.action, self.model)

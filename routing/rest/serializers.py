@@ -29,6 +29,7 @@ KEY_FIELDS = (
     "tpm_limit",
     "budget_tokens",
     "budget_period",
+    "may_test_connection",
 )
 
 
@@ -45,7 +46,8 @@ class ProxyKeySerializer(serializers.ModelSerializer):
 
 
 class KeyCreateSerializer(serializers.ModelSerializer):
-    """What staff send to issue a key; the hash and prefix are made here, the secret returned once."""
+    """What a holder of add_proxykey sends to issue a key; the hash and prefix are made here, the secret
+    returned once. Who may get a key like this is the view's check (`routing.access.key_refusal`)."""
 
     user = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.filter(is_active=True))
 
@@ -60,6 +62,7 @@ class KeyCreateSerializer(serializers.ModelSerializer):
             "tpm_limit",
             "budget_tokens",
             "budget_period",
+            "may_test_connection",
         )
 
     def validate_expires_at(self, value):

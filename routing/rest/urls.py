@@ -25,5 +25,6 @@ schema_view = SpectacularAPIView.as_view(custom_settings=SCHEMA_SETTINGS, permis
 
 urlpatterns = [
     path("schema/", schema_view, name="api-schema"),
+    path("token/revoke/", views.RevokeOwnToken.as_view(), name="api-token-revoke"),
     *router.urls,
 ]

@@ -1,4 +1,4 @@
-"""Views of the management API: keys and the usage log (see routing/rest/__init__.py for who may do what)."""
+"""Views of the management API: keys and the usage log (routing/rest/permissions.py says who may do what)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from knox.views import LogoutView
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from routing import usage_stats
+from routing import access, usage_stats
 from routing.models import ProxyKey, UsageLog
 from routing.rest import filters, permissions, serializers
 
@@ -63,7 +64,7 @@ def summarise(queryset: QuerySet, group_by: str) -> dict:
     list=extend_schema(summary="List keys", parameters=filters.KEY_PARAMETERS),
     retrieve=extend_schema(summary="Read one key"),
     create=extend_schema(
-        summary="Issue a key (staff)",
+        summary="Issue a key (routing.add_proxykey)",
         request=serializers.KeyCreateSerializer,
         responses={201: serializers.IssuedKeySerializer},
         description="The response carries `secret`, the only time it is ever shown. Store it now.",
@@ -80,8 +81,10 @@ class KeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
 
     def get_permissions(self):
         if self.action == "create":
-            return [IsAuthenticated(), permissions.IsStaff()]
-        return [IsAuthenticated(), permissions.IsOwnerOrStaff()]
+            return [IsAuthenticated(), permissions.Holds("add", ProxyKey)]
+        if self.action == "revoke":
+            return [IsAuthenticated(), permissions.OwnerOrHolds("change", ProxyKey)]
+        return [IsAuthenticated()]  # reading: the queryset shows each caller what they may see
 
     def get_serializer_class(self):
         return serializers.KeyCreateSerializer if self.action == "create" else self.serializer_class
@@ -89,6 +92,12 @@ class KeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     def create(self, request: Request, *args, **kwargs) -> Response:
         incoming = self.get_serializer(data=request.data)
         incoming.is_valid(raise_exception=True)
+        wanted = incoming.validated_data
+        refusal = access.key_refusal(
+            request.user, wanted["user"], may_test_connection=wanted.get("may_test_connection", False)
+        )
+        if refusal:
+            raise PermissionDenied(refusal)
         key = incoming.save()
         audit(request, key, ADDITION, "Issued through the management API.")
         body = serializers.IssuedKeySerializer(key, context=self.get_serializer_context()).data
@@ -138,3 +147,15 @@ class UsageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         # Only the aggregates are read, so the joins that list rows need are dropped.
         rows = self.get_queryset().select_related(None)
         return Response(summarise(rows, group_by))
+
+
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="token_revoke",
+        summary="Revoke the management API token this request carries",
+        request=None,
+        responses={204: None},
+    )
+)
+class RevokeOwnToken(LogoutView):
+    """A leaked or finished token ends here at once (knox deletes its row); sessions get a 401."""
