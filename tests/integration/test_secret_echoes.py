@@ -69,7 +69,7 @@ def echo_gateway(request, echo_base_url, transactional_db, settings):
     settings.AUTH_MODE, settings.ANTHROPIC_API_KEY = "keys", ""
     base_url = echo_base_url + "/v1" if request.param == "openai" else echo_base_url
     provider = make_provider(name="echoing", kind=request.param, base_url=base_url, api_key=KEY)
-    _, secret = make_key()
+    _, secret = make_key(may_test_connection=True)  # a key allowed to run /test-connection
     yield provider, secret
     assert writer.flush(10.0), "usage rows were still queued at the end of the test"
 
