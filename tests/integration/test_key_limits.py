@@ -5,20 +5,13 @@ import json
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
 
 from routing.models import UsageLog
 from tests.factories import make_key
 from tests.integration.conftest import UPSTREAM, completion, messages_body, usage_rows
 
 USAGE = {"prompt_tokens": 60, "completion_tokens": 40, "total_tokens": 100}
-
-
-@pytest.fixture(autouse=True)
-def _clear_counters():
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("fresh_cache")  # no counters of an earlier test
 
 
 @pytest.fixture
