@@ -1,6 +1,8 @@
 import secrets
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
 from routing import snapshot
 
@@ -9,10 +11,23 @@ from routing import snapshot
 RUN_ID = secrets.token_hex(4)
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--fake-now",
+        metavar="'YYYY-MM-DD HH:MM:SS'",
+        help="start the clock at this UTC time and let it run (time-machine); `make test-dates` uses it",
+    )
+
+
 def pytest_configure(config):
     from django.conf import settings
 
     settings.CACHES["default"]["KEY_PREFIX"] = f"{settings.CACHES['default']['KEY_PREFIX']}:test-{RUN_ID}"
+    if fake_now := config.getoption("--fake-now"):
+        start = datetime.fromisoformat(fake_now)
+        traveller = time_machine.travel(start if start.tzinfo else start.replace(tzinfo=UTC), tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
 
 
 @pytest.fixture(scope="session")

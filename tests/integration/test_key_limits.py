@@ -1,9 +1,11 @@
 """Per-key limits through the real view: allowlist, requests and tokens per minute, budgets."""
 
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+import time_machine
 from asgiref.sync import sync_to_async
 
 from routing.models import UsageLog
@@ -12,6 +14,14 @@ from tests.integration.conftest import UPSTREAM, completion, messages_body, usag
 
 USAGE = {"prompt_tokens": 60, "completion_tokens": 40, "total_tokens": 100}
 pytestmark = pytest.mark.usefixtures("fresh_cache")  # no counters of an earlier test
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock():
+    """Counters are per minute, day, week and month: a test must not straddle a boundary, whatever the
+    day it runs. Noon on a Monday the 1st, where the day, week and month budgets start together."""
+    with time_machine.travel(datetime(2027, 3, 1, 12, 0, 30, tzinfo=UTC), tick=False):
+        yield
 
 
 @pytest.fixture
