@@ -5,7 +5,7 @@ key (shown once), use that key with the Anthropic SDK, find the request in the u
 summary page, then revoke the key and watch the gateway refuse it. Every page visited is kept as a
 full-page screenshot in `test-artifacts/admin/NN-name.png`.
 
-Chromium is Debian's: CHROMIUM_BIN, else `chromium` on PATH (`.ci/run` installs it); Playwright's own
+Chromium is Debian's: CHROMIUM_BIN, else `chromium` on PATH (`make test` installs it); Playwright's own
 browser download is never used. Locally a missing browser or Playwright skips the test; in CI
 (`CI=true`) it fails.
 """
@@ -69,7 +69,7 @@ def browser() -> Iterator[object]:
     except ImportError:
         unavailable("Playwright is not installed: `make test` installs requirements-dev.txt")
     if not os.access(CHROMIUM, os.X_OK):
-        unavailable(f"Chromium is not installed at {CHROMIUM}: `apt-get install chromium` (.ci/run does)")
+        unavailable(f"Chromium is not installed at {CHROMIUM}: `apt-get install chromium` (`make test` does)")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
