@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PostgreSQL and Redis on loopback for the second CI pass (`make test-pg`) and tests/scale/.
+# PostgreSQL and Redis on loopback for the PostgreSQL pass of `make test` (`make test-pg`) and tests/scale/.
 #
 # Idempotent and quick when everything is already there: installs Debian's `postgresql` and
 # `redis-server` only when missing, starts an own PostgreSQL cluster and an own redis-server on fixed

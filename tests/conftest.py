@@ -1,6 +1,69 @@
+import secrets
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 
 from routing import snapshot
+
+# One id per run of the suite, in its PostgreSQL test database's name and its cache keys: two runs on
+# one PostgreSQL and Redis (two checkouts, or two runs of one) never share a database or a counter.
+RUN_ID = secrets.token_hex(4)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--fake-now",
+        metavar="'YYYY-MM-DD HH:MM:SS'",
+        help="start the clock at this UTC time and let it run (time-machine); `make test-dates` uses it",
+    )
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    settings.CACHES["default"]["KEY_PREFIX"] = f"{settings.CACHES['default']['KEY_PREFIX']}:test-{RUN_ID}"
+    if fake_now := config.getoption("--fake-now"):
+        start = datetime.fromisoformat(fake_now)
+        traveller = time_machine.travel(start if start.tzinfo else start.replace(tzinfo=UTC), tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """This run's own test database on a server (SQLite's is in memory: private already)."""
+    from django.conf import settings
+
+    for db in settings.DATABASES.values():
+        if db["ENGINE"] != "django.db.backends.sqlite3":
+            test = db.setdefault("TEST", {})
+            test["NAME"] = f"{test.get('NAME') or 'test_' + db['NAME']}_{RUN_ID}"
+
+
+def clear_this_runs_cache() -> None:
+    """Delete this run's cache keys. On Redis, Django's `cache.clear()` is FLUSHDB, which would also
+    wipe the counters of another run sharing that Redis database."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    if settings.CACHES["default"]["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+        cache.clear()
+        return
+    import redis
+
+    with redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]) as client:
+        names = list(client.scan_iter(match=cache.make_key("*")))
+        if names:
+            client.delete(*names)
+
+
+@pytest.fixture
+def fresh_cache():
+    """None of this run's cache keys (limit counters) before the test, and none left after it."""
+    clear_this_runs_cache()
+    yield
+    clear_this_runs_cache()
 
 
 @pytest.fixture(autouse=True)

@@ -1,13 +1,23 @@
 """The admin as a team admin uses it: providers with write-only keys, routes, keys shown once, a read-only log."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
 from routing.models import ModelRoute, Provider, ProxyKey, UsageLog
 from tests.factories import make_key, make_provider, make_user
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def last_second_of_a_month():
+    """A stopped clock (before the client logs in): usage is grouped by day and budgets by month, and
+    no run may cross midnight between writing rows and reading the page."""
+    with time_machine.travel(datetime(2027, 2, 28, 23, 59, 59, tzinfo=UTC), tick=False):
+        yield
 
 
 @pytest.fixture
@@ -136,7 +146,7 @@ def _usage(key, day_offset=0, **fields):
     )
 
 
-def test_the_summary_page_totals_per_user_and_draws_a_chart(staff_client):
+def test_the_summary_page_totals_per_user_and_draws_a_chart(last_second_of_a_month, staff_client):
     key, _ = make_key(make_user(username="dana"))
     _usage(key)
     _usage(key, day_offset=2, status=502, error_type="api_error")
@@ -159,7 +169,7 @@ def test_csv_export_follows_the_changelist_filters(staff_client):
     assert len(lines) == 2 and ",429,rate_limit_error," in lines[1] and "erin" in lines[1]
 
 
-def test_a_keys_page_shows_its_usage_and_remaining_budget(staff_client):
+def test_a_keys_page_shows_its_usage_and_remaining_budget(last_second_of_a_month, staff_client):
     key, _ = make_key(make_user(username="fay"), budget_tokens=1000, budget_period="month")
     _usage(key)
     page = staff_client.get(f"/admin/routing/proxykey/{key.pk}/change/").content.decode()

@@ -211,14 +211,14 @@ def _begin(db: sqlite3.Connection) -> None:
 
 
 @functools.cache
-def _store_for(cache_url: str, state_dir: str) -> Counters:
+def _store_for(cache_url: str, state_dir: str, prefix: str) -> Counters:
     if cache_url.startswith(("redis://", "rediss://", "unix://")):
         from api.admission.counters_redis import RedisCounters
 
-        return RedisCounters(cache_url)
+        return RedisCounters(cache_url, prefix)
     return LocalCounters(Path(state_dir) / "limits.sqlite3")
 
 
 def store() -> Counters:
     """The counters for the current settings (one per process)."""
-    return _store_for(settings.CACHE_URL, str(settings.STATE_DIR))
+    return _store_for(settings.CACHE_URL, str(settings.STATE_DIR), settings.CACHES["default"]["KEY_PREFIX"])

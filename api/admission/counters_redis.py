@@ -1,13 +1,12 @@
 """The limit counters on Redis, for several replicas: the same rules as `LocalCounters`, each step one
-Lua script (atomic on the server). Names are under `gateway:lim:`; one Redis (not a cluster)."""
+Lua script (atomic on the server). Names are under the cache's KEY_PREFIX and `:lim:` (`gateway:lim:`
+by default); one Redis, not a cluster."""
 
 from __future__ import annotations
 
 import redis
 
 from api.admission.counters import HOLD_LIFETIME, Check, Outcome, retry_after
-
-PREFIX = "gateway:lim:"
 
 # KEYS: the hold, then one counter per check. ARGV: now (s), hold lifetime, then 5 per check:
 # window (0: budget), limit, amount, settles (0/1), ttl. Windows are hashes second -> amount; budgets are
@@ -92,7 +91,8 @@ return 1
 class RedisCounters:
     blocking = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str = "gateway") -> None:
+        self.prefix = f"{prefix}:lim:"
         self._client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self._reserve = self._client.register_script(_RESERVE)
         self._settle = self._client.register_script(_SETTLE)
@@ -102,7 +102,7 @@ class RedisCounters:
         args: list = [repr(now), HOLD_LIFETIME]
         for c in checks:
             args += [c.window, c.limit, c.amount, int(c.settles), c.ttl]
-        keys = [PREFIX + "hold:" + hold_id, *(PREFIX + c.name for c in checks)]
+        keys = [self.prefix + "hold:" + hold_id, *(self.prefix + c.name for c in checks)]
         reply = self._reserve(keys=keys, args=args)
         verdict = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
         if verdict == "ok":
@@ -114,12 +114,12 @@ class RedisCounters:
         return Outcome(False, check, int(reply[2]), wait)
 
     def seed(self, name: str, value: int, ttl: int, now: float) -> None:
-        self._seed(keys=[PREFIX + name], args=[repr(now), value, ttl])
+        self._seed(keys=[self.prefix + name], args=[repr(now), value, ttl])
 
     def settle(self, hold_id: str, amount: int, now: float) -> bool:
-        return bool(self._settle(keys=[PREFIX + "hold:" + hold_id], args=[amount]))
+        return bool(self._settle(keys=[self.prefix + "hold:" + hold_id], args=[amount]))
 
     def clear(self) -> None:
-        names = list(self._client.scan_iter(match=PREFIX + "*", count=1000))
+        names = list(self._client.scan_iter(match=self.prefix + "*", count=1000))
         if names:
             self._client.delete(*names)

@@ -5,7 +5,7 @@ key (shown once), use that key with the Anthropic SDK, find the request in the u
 summary page, then revoke the key and watch the gateway refuse it. Every page visited is kept as a
 full-page screenshot in `test-artifacts/admin/NN-name.png`.
 
-Chromium is Debian's: CHROMIUM_BIN, else `chromium` on PATH (`.ci/run` installs it); Playwright's own
+Chromium is Debian's: CHROMIUM_BIN, else `chromium` on PATH (`make test` installs it); Playwright's own
 browser download is never used. Locally a missing browser or Playwright skips the test; in CI
 (`CI=true`) it fails.
 """
@@ -69,7 +69,7 @@ def browser() -> Iterator[object]:
     except ImportError:
         unavailable("Playwright is not installed: `make test` installs requirements-dev.txt")
     if not os.access(CHROMIUM, os.X_OK):
-        unavailable(f"Chromium is not installed at {CHROMIUM}: `apt-get install chromium` (.ci/run does)")
+        unavailable(f"Chromium is not installed at {CHROMIUM}: `apt-get install chromium` (`make test` does)")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
@@ -221,7 +221,8 @@ def issue_key(page, screens: Screens) -> str:
     return secret
 
 
-def find_usage(page, screens: Screens, key_prefix: str) -> None:
+def find_usage(page, screens: Screens, key_prefix: str, day: str) -> None:
+    """The request in the usage list, and on the summary page in the bar of `day` (its UTC date)."""
     visit(page, "/admin/routing/usagelog/")
     page.fill("#searchbar", USER)
     with page.expect_navigation():
@@ -237,12 +238,14 @@ def find_usage(page, screens: Screens, key_prefix: str) -> None:
     screens.shoot("usage-summary")
     row = page.locator("#usage-per-user tr", has_text=USER).locator("td").all_inner_texts()
     assert row == [USER, "1", "0", "21", "7", "0", "28"]
+    # The window ends today; the request's day, not the last bar: midnight may have passed since.
     bars = page.locator("#usage-chart rect")
-    today = bars.last  # the window ends today; days without tokens are drawn 1 px high
-    label = re.fullmatch(r"\d{4}-\d\d-\d\d: (\d+) tokens", today.locator("title").text_content().strip())
-    assert label is not None and int(label[1]) >= 28
-    assert int(today.get_attribute("height")) > 1
-    assert today.bounding_box()["height"] > 1
+    labels = [text.strip() for text in bars.locator("title").all_text_contents()]
+    [index] = [i for i, text in enumerate(labels) if text.startswith(f"{day}: ")]
+    bar = bars.nth(index)
+    assert int(re.fullmatch(r"\d{4}-\d\d-\d\d: (\d+) tokens", labels[index])[1]) >= 28
+    assert int(bar.get_attribute("height")) > 1  # days without tokens are drawn 1 px high
+    assert bar.bounding_box()["height"] > 1
 
 
 def revoke_key(page, screens: Screens, key_id: int) -> None:
@@ -309,7 +312,8 @@ def check_setup_stored(gateway: Gateway, upstream_url: str, secret: str) -> dict
     return key
 
 
-def check_routed_and_logged(gateway: Gateway, fake_upstream, secret: str, key_prefix: str) -> None:
+def check_routed_and_logged(gateway: Gateway, fake_upstream, secret: str, key_prefix: str) -> str:
+    """One request routed as the admin set it up and logged; returns the UTC day of its usage row."""
     fake_upstream.script(Text("Routed by the admin.", model=TARGET_MODEL, prompt_tokens=21, completion_tokens=7))
     message = ask(gateway, secret)
     assert [b.text for b in message.content] == ["Routed by the admin."]
@@ -320,6 +324,7 @@ def check_routed_and_logged(gateway: Gateway, fake_upstream, secret: str, key_pr
     logged = [row[c] for c in ("username", "key_prefix", "requested_model", "provider_name", "upstream_model")]
     assert logged == [USER, key_prefix, CLIENT_MODEL, PROVIDER, TARGET_MODEL]
     assert (row["status"], row["input_tokens"], row["output_tokens"]) == (200, 21, 7)
+    return str(row["created_at"])[:10]
 
 
 def check_refused_after_revocation(gateway: Gateway, secret: str, revoked_at: float) -> None:
@@ -351,8 +356,8 @@ def test_a_key_issued_in_the_browser_routes_a_request_is_logged_and_stops_workin
 
         # Another worker may still hold the routes it loaded before the route was saved.
         time.sleep(max(0.0, routes_saved + cache_seconds(gateway) + 0.5 - time.monotonic()))
-        check_routed_and_logged(gateway, fake_upstream, secret, key["prefix"])
-        find_usage(page, screens, key["prefix"])
+        day = check_routed_and_logged(gateway, fake_upstream, secret, key["prefix"])
+        find_usage(page, screens, key["prefix"], day)
 
         revoke_key(page, screens, key["id"])
         check_refused_after_revocation(gateway, secret, time.monotonic())

@@ -1,9 +1,11 @@
 """Per-key limits through the real view: allowlist, requests and tokens per minute, budgets."""
 
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+import time_machine
 from asgiref.sync import sync_to_async
 
 from routing.models import UsageLog
@@ -11,6 +13,14 @@ from tests.factories import make_key
 from tests.integration.conftest import UPSTREAM, completion, messages_body, usage_rows
 
 USAGE = {"prompt_tokens": 10, "completion_tokens": 40, "total_tokens": 50}
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock():
+    """No test may straddle a window's or a period's edge, whatever the day it runs: noon on a Monday
+    the 1st, where the day, week and month budgets start together."""
+    with time_machine.travel(datetime(2027, 3, 1, 12, 0, 30, tzinfo=UTC), tick=False):
+        yield
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ def _redis_store() -> Counters:
     from tests.scale import services as svc
 
     found = svc.services()  # skips locally / fails in CI when Redis is not set up
-    return RedisCounters(svc.private_cache(found))
+    from django.conf import settings
+
+    return RedisCounters(svc.private_cache(found), settings.CACHES["default"]["KEY_PREFIX"])
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -219,11 +219,12 @@ async def test_waiting_for_a_pool_slot_times_out_as_an_httpx_timeout(server):
 def _self_signed(tmp_path) -> ssl.SSLContext:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
+    # Valid whatever the day the test runs (and whatever clock `pytest --fake-now` gives Python).
+    since, until = (datetime.datetime(year, 1, 1, tzinfo=datetime.UTC) for year in (2000, 2100))
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
+        .serial_number(x509.random_serial_number()).not_valid_before(since)
+        .not_valid_after(until)
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
         .sign(key, hashes.SHA256())
     )
