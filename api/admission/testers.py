@@ -3,23 +3,22 @@ and tells which of them work, so it is for operators, not for every key holder.
 
 Allowed: a management API token (`Authorization: Token ...`, routing/rest/) of a staff user holding
 `routing.test_provider`, or a proxy key issued with `may_test_connection`. No credentials, or bad
-ones: 401; anyone else: 403. Each caller gets TEST_CONNECTION_PER_MINUTE calls per clock minute,
-counted in Django's cache (shared between workers when the cache is Redis).
+ones: 401; anyone else: 403. Each caller gets TEST_CONNECTION_PER_MINUTE calls in any minute,
+counted on the limit counters every worker shares (api/admission/counters.py).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
 from knox.auth import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from api.admission.auth import authenticate, presented_key
+from api.admission.limits import within_rate
 from api.http.errors import GatewayError
 from api.translate.errors import ApiError
 from routing import access
@@ -66,18 +65,11 @@ async def authorize_tester(request) -> Tester:
 
 
 async def check_tester_rate(tester: Tester) -> None:
-    """A fixed window per clock minute: cheap, and a burst across a minute's edge is at most twice the rate."""
-    now = time.time()
-    counter = f"test-connection:{tester.rate_key}:{int(now // 60)}"
-    await cache.aadd(counter, 0, timeout=120)
-    try:
-        calls = await cache.aincr(counter)
-    except ValueError:  # expired between the two calls: this is the window's first
-        calls = 1
-    if calls > settings.TEST_CONNECTION_PER_MINUTE:
-        wait = str(60 - int(now) % 60)
+    """A sliding minute on the shared limit counters: the same for every worker and replica."""
+    wait = await within_rate(f"test-connection:{tester.rate_key}", settings.TEST_CONNECTION_PER_MINUTE)
+    if wait is not None:
         message = f"At most {settings.TEST_CONNECTION_PER_MINUTE} connection tests a minute; try again in {wait} s."
-        raise GatewayError(ApiError(429, "rate_limit_error", message, retry_after=wait))
+        raise GatewayError(ApiError(429, "rate_limit_error", message, retry_after=str(wait)))
 
 
 def log_tested(tester: Tester, origin: str, asked: str, results: list[dict]) -> None:
