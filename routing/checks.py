@@ -3,7 +3,7 @@
 import ssl
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 from routing import credentials
 
@@ -43,3 +43,17 @@ def settings_check(app_configs, **kwargs):
     if settings.AUTH_MODE == "open":
         problems.append(Warning("AUTH_MODE=open: any client can use this gateway without a key.", id="proxy.W001"))
     return problems
+
+
+@register(Tags.security, deploy=True)
+def plain_http_check(app_configs, **kwargs):
+    """Stands in for Django's four HTTPS warnings, silenced in settings.py while BEHIND_HTTPS_PROXY is off."""
+    if settings.BEHIND_HTTPS_PROXY:
+        return []
+    return [
+        Warning(
+            "BEHIND_HTTPS_PROXY is off: admin session and CSRF cookies may travel over plain HTTP.",
+            hint="Behind an HTTPS reverse proxy that sets X-Forwarded-Proto, set BEHIND_HTTPS_PROXY=true.",
+            id="proxy.W020",
+        )
+    ]
