@@ -27,7 +27,8 @@ async def _startup() -> None:
 
     # With DEBUG off this is a deployment: Django's security checks too (warnings logged, errors fatal).
     deploy = not settings.DEBUG
-    problems = await sync_to_async(checks.run_checks)(include_deployment_checks=deploy)
+    found = await sync_to_async(checks.run_checks)(include_deployment_checks=deploy)
+    problems = [p for p in found if not p.is_silenced()]  # SILENCED_SYSTEM_CHECKS, as `manage.py check` does
     errors = [p for p in problems if p.is_serious()]
     for problem in problems:
         (log.error if problem.is_serious() else log.warning)("%s: %s", problem.id, problem.msg)

@@ -88,6 +88,8 @@ def debug_refusal() -> HttpResponse:
 
 
 def closing(response: HttpResponse) -> HttpResponse:
-    """`response` with the connection closed after it: the client may still be sending its body."""
+    """`response` (whole, not streamed) with the connection closed after it: the client may still be
+    sending its body. It bypasses the middleware, so it sets its own length."""
+    response["Content-Length"] = str(len(response.content))
     response["Connection"] = "close"
     return response

@@ -9,8 +9,8 @@ read, and h11 has no time limit either. `serve` runs uvicorn with this protocol 
 
 - a request's headers must be complete within HEADER_TIMEOUT seconds of the connection's start (for
   its first request) or of the request's first byte, else the connection is closed;
-- about MAX_HEADER_BYTES may arrive before the headers are complete (counted per read, so the
-  bound is that plus one read), else the answer is a 431 and the connection is closed.
+- at most MAX_HEADER_BYTES of request line and headers, counted as they arrive, before the parser
+  sees them: beyond, the answer is a 431 and the connection is closed.
 
 The body's size and time are checked by the ASGI handlers (edge.py), which answer in Anthropic's shape.
 """
@@ -45,16 +45,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if not self._awaiting_headers:
-            super().data_received(data)
-            return
-        self._header_bytes += len(data)
+        if self._awaiting_headers:
+            end = data.find(b"\r\n\r\n")  # what follows the headers' end is body, or the next request
+            self._header_bytes += len(data) if end < 0 else end
+            if self._header_bytes > self._max_header_bytes:
+                self._refuse_headers()
+                return
         super().data_received(data)
-        if self._awaiting_headers and self._header_bytes > self._max_header_bytes:
-            self._disarm_header_deadline()
-            if not self.transport.is_closing():
-                self.transport.write(_TOO_LARGE)
-                self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -78,6 +75,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._header_deadline is not None:
             self._header_deadline.cancel()
             self._header_deadline = None
+
+    def _refuse_headers(self) -> None:
+        self._disarm_header_deadline()
+        if not self.transport.is_closing():
+            self.transport.write(_TOO_LARGE)
+            self.transport.close()
 
     def _headers_too_slow(self) -> None:
         self._header_deadline = None
