@@ -10,11 +10,10 @@ import httpx
 import pytest
 import time_machine
 from django.core.cache import cache
-from django.test import AsyncClient
 
 from api.admission import throttle
 from routing import snapshot
-from tests.integration.conftest import UPSTREAM, completion, messages_body, usage_rows
+from tests.integration.conftest import UPSTREAM, asgi_post, completion, messages_body, usage_rows
 
 START = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
 BAD_KEY = "not-a-key"
@@ -37,21 +36,8 @@ def ok_upstream(upstream):
     )
 
 
-class ClientAt(AsyncClient):
-    """The test client calling from `address` instead of 127.0.0.1."""
-
-    def __init__(self, address: str) -> None:
-        super().__init__()
-        self.address = address
-
-    def _base_scope(self, **request):
-        return {**super()._base_scope(**request), "client": [self.address, 50000]}
-
-
 async def post(async_client, key: str, address: str = "203.0.113.7"):
-    return await ClientAt(address).post(
-        "/v1/messages", data=json.dumps(messages_body()), content_type="application/json", headers={"x-api-key": key}
-    )
+    return await asgi_post("/v1/messages", json.dumps(messages_body()).encode(), address=address, x_api_key=key)
 
 
 async def fail(async_client, times: int, address: str = "203.0.113.7") -> None:
