@@ -116,11 +116,19 @@ class AsgiReply:
         return json.loads(self.content)
 
 
-async def asgi_post(
-    path: str, body: bytes = b"", *, address: str = "127.0.0.1", host: str = "testserver", **headers: str
+async def asgi_request(
+    path: str,
+    body: bytes = b"",
+    *,
+    method: str = "POST",
+    address: str = "127.0.0.1",
+    host: str = "testserver",
+    server: tuple[str, int] = ("127.0.0.1", 8082),
+    **headers: str,
 ) -> AsgiReply:
-    """POST through the served application (`proxy_site.asgi`: dispatch, API handler and its middleware),
-    from `address` with `Host: host`, which Django's test client fixes and runs through the full middleware."""
+    """A request through the served application (`proxy_site.asgi`: dispatch, the API handler and its
+    middleware), from `address` with `Host: host`, reaching this host's `server` address: all three are
+    fixed by Django's test client, which also runs every path through the full middleware."""
     from proxy_site.asgi import application
 
     sent = [(b"host", host.encode()), (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
@@ -129,7 +137,7 @@ async def asgi_post(
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
@@ -137,7 +145,7 @@ async def asgi_post(
         "root_path": "",
         "headers": sent,
         "client": (address, 50000),
-        "server": ("127.0.0.1", 8082),
+        "server": server,
     }
     messages = [{"type": "http.request", "body": body, "more_body": False}]
     never = asyncio.Event()

@@ -13,7 +13,7 @@ from django.core.cache import cache
 
 from api.admission import throttle
 from routing import snapshot
-from tests.integration.conftest import UPSTREAM, asgi_post, completion, messages_body, usage_rows
+from tests.integration.conftest import UPSTREAM, asgi_request, completion, messages_body, usage_rows
 
 START = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
 BAD_KEY = "not-a-key"
@@ -37,7 +37,7 @@ def ok_upstream(upstream):
 
 
 async def post(async_client, key: str, address: str = "203.0.113.7"):
-    return await asgi_post("/v1/messages", json.dumps(messages_body()).encode(), address=address, x_api_key=key)
+    return await asgi_request("/v1/messages", json.dumps(messages_body()).encode(), address=address, x_api_key=key)
 
 
 async def fail(async_client, times: int, address: str = "203.0.113.7") -> None:

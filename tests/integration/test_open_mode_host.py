@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from tests.integration.conftest import UPSTREAM, asgi_post, completion, messages_body, usage_rows
+from tests.integration.conftest import UPSTREAM, asgi_request, completion, messages_body, usage_rows
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def ok_upstream(upstream):
 
 
 async def post(host: str, **headers: str):
-    return await asgi_post("/v1/messages", json.dumps(messages_body()).encode(), host=host, **headers)
+    return await asgi_request("/v1/messages", json.dumps(messages_body()).encode(), host=host, **headers)
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8082", "127.0.0.1.evil.example", "192.0.2.2:8082"])
@@ -57,7 +57,7 @@ async def test_an_operator_may_allow_other_names(open_mode, ok_upstream, setting
 
 
 async def test_the_connection_probe_checks_the_host_too(open_mode, ok_upstream):
-    response = await asgi_post("/test-connection", host="evil.example")
+    response = await asgi_request("/test-connection", host="evil.example")
 
     assert response.status_code == 403 and response.json()["error"]["type"] == "permission_error"
     assert not ok_upstream.called
