@@ -20,7 +20,7 @@ urlpatterns = [path("boom", boom), *served]
 
 
 @pytest.fixture
-def debug(settings, db):
+def debug(settings, transactional_db):
     settings.DEBUG = True
     settings.ROOT_URLCONF = __name__
 
