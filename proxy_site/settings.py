@@ -33,6 +33,11 @@ def _number(name: str, default, kind=int):
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
 
 
+def _flag(name: str, default: bool) -> bool:
+    """A boolean setting; empty (as `.env.example` leaves some) means the default."""
+    return env.bool(name, default=default) if os.environ.get(name, "").strip() else default
+
+
 DEBUG = env.bool("DEBUG", default=True)
 VERSION = "0.1.0"
 SERVICE_NAME = "anthropic-gateway"
@@ -74,7 +79,7 @@ AUTH_MODE = env.str("AUTH_MODE", default="keys")  # "keys" or "open" (single-use
 # so a web page whose name resolves to 127.0.0.1 (DNS rebinding) cannot use the gateway.
 LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 HOST = env.str("HOST", default="") or ("127.0.0.1" if DEBUG or AUTH_MODE == "open" else "0.0.0.0")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=LOOPBACK_HOSTS if AUTH_MODE == "open" else ["*"])
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[]) or (LOOPBACK_HOSTS if AUTH_MODE == "open" else ["*"])
 PORT = _number("PORT", 8082)
 WORKERS = _number("WORKERS", os.cpu_count() or 1)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
@@ -217,10 +222,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 # --- behind an HTTPS reverse proxy (README "Running for a team") ----------------------------------
 # One switch for the admin's cookies and redirects; each also has its own variable. The proxy must set
 # (overwrite, never pass on) X-Forwarded-Proto, or a client could claim HTTPS itself.
-BEHIND_HTTPS_PROXY = env.bool("BEHIND_HTTPS_PROXY", default=False)
+BEHIND_HTTPS_PROXY = _flag("BEHIND_HTTPS_PROXY", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_HTTPS_PROXY else None
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=BEHIND_HTTPS_PROXY)
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=BEHIND_HTTPS_PROXY)  # the admin; API paths never
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _flag("SECURE_COOKIES", BEHIND_HTTPS_PROXY)
+SECURE_SSL_REDIRECT = _flag("SECURE_SSL_REDIRECT", BEHIND_HTTPS_PROXY)  # the admin; API paths never
 SECURE_HSTS_SECONDS = _number("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if BEHIND_HTTPS_PROXY else 0)
 # Django's deployment checks (run at start-up with DEBUG off) warn about each of these four: without an
 # HTTPS proxy they cannot hold (there is no HTTPS to redirect to or pin), and API clients use no cookies.

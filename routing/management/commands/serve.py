@@ -68,11 +68,11 @@ class Command(BaseCommand):
             lines.append("  WARNING: AUTH_MODE=open, any client may use this gateway without a key.")
             if public:
                 lines.append(f"  WARNING: AUTH_MODE=open on {host}: anyone who can reach it uses your providers.")
-        if settings.DEBUG and public:
-            lines.append(f"  WARNING: DEBUG is on: connections reaching {host} other than loopback get a 403.")
         elif not settings.ANTHROPIC_API_KEY and not ProxyKey.objects.exists():
             lines.append(
                 "  No client key yet: issue one with `.venv/bin/python manage.py issue_key YOUR_NAME`"
                 " (or set ANTHROPIC_API_KEY in .env)."
             )
+        if settings.DEBUG and public:
+            lines.append(f"  WARNING: DEBUG is on: connections reaching {host} other than loopback get a 403.")
         return "\n".join(lines)
