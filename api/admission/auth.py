@@ -34,6 +34,14 @@ def _denied(message: str) -> GatewayError:
     return GatewayError(ApiError(401, "authentication_error", message, should_retry=False))
 
 
+class WrongKey(GatewayError):
+    """A key that is none of ours: a guess, as far as the throttle can tell (a revoked or expired key,
+    or none at all, is a client to fix, and costs no lookup the cache does not absorb)."""
+
+    def __init__(self) -> None:
+        super().__init__(ApiError(401, "authentication_error", "Invalid API key.", should_retry=False))
+
+
 def presented_key(request) -> str:
     """The client's key from `x-api-key` or `Authorization: Bearer` (Claude Code sends either)."""
     key = request.headers.get("x-api-key", "")
@@ -45,12 +53,12 @@ def presented_key(request) -> str:
 
 
 async def authenticate(request) -> Caller:
-    """The caller, or a GatewayError; an address with too many failures is refused before any key check."""
+    """The caller, or a GatewayError; an address with too many wrong keys is refused before any key check."""
     address = throttle.client_address(request)
     throttle.refuse_if_blocked(address)
     try:
         return await _identify(request)
-    except GatewayError:
+    except WrongKey:
         await throttle.note_failed_authentication(address)
         raise
 
@@ -74,7 +82,7 @@ async def _identify(request) -> Caller:
         return Caller()
     if not secret:
         raise _denied("Missing API key: send it as x-api-key or Authorization: Bearer.")
-    raise _denied("Invalid API key.")
+    raise WrongKey()
 
 
 def _require_local_host(request) -> None:

@@ -1,10 +1,11 @@
-"""Cheap refusals per client address: repeated failed authentication, and count_tokens calls.
+"""Cheap refusals per client address: repeated wrong keys, and count_tokens calls.
 
-After AUTH_FAILURES_PER_MINUTE failed authentications from one address, that address gets a 429 for
-AUTH_FAILURE_COOLDOWN seconds, before any key is looked at (so no database query, no guess of the
-shared key). The failure counter is shared by the workers when the cache is (Redis); the block itself
-is remembered in each process, so a blocked address costs a dictionary lookup: another worker blocks
-it on that worker's first failure from it (at most one more guess per worker).
+After AUTH_FAILURES_PER_MINUTE wrong keys (none of ours: a revoked, expired or missing key is a client
+to fix, not a guess) from one address, that address gets a 429 for AUTH_FAILURE_COOLDOWN seconds,
+before any key is looked at (so no database query, no guess of the shared key). The counter is shared
+by the workers when the cache is (Redis); the block itself is remembered in each process, so a blocked
+address costs a dictionary lookup: another worker blocks it on that worker's first wrong key from it
+(at most one more guess per worker).
 
 IPv6 clients are counted per /64, the block a single host is usually given.
 """
@@ -60,7 +61,7 @@ def client_address(request) -> str:
 
 
 def refuse_if_blocked(address: str) -> None:
-    """429 while `address` is cooling down after too many failed authentications."""
+    """429 while `address` is cooling down after too many wrong keys."""
     until = _blocked.get(address)
     if until is None:
         return
@@ -72,7 +73,7 @@ def refuse_if_blocked(address: str) -> None:
         ApiError(
             429,
             "rate_limit_error",
-            "Too many failed authentication attempts from this address.",
+            "Too many requests with a wrong API key from this address.",
             retry_after=str(math.ceil(left)),
         )
     )

@@ -1,6 +1,6 @@
-"""Failed authentication is throttled per client address: after AUTH_FAILURES_PER_MINUTE failures the
-address gets a 429 (Anthropic's shape, retry-after) for AUTH_FAILURE_COOLDOWN seconds, before any key
-is looked at, even a valid one."""
+"""Wrong keys are throttled per client address: after AUTH_FAILURES_PER_MINUTE of them the address gets
+a 429 (Anthropic's shape, retry-after) for AUTH_FAILURE_COOLDOWN seconds, before any key is looked at,
+even a valid one. A revoked, expired or missing key is a client to fix, not a guess: not counted."""
 
 import hashlib
 import json
@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import time_machine
+from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
 from api.admission import throttle
 from routing import snapshot
+from tests.factories import make_key
 from tests.integration.conftest import UPSTREAM, asgi_request, completion, messages_body, usage_rows
 
 START = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -121,3 +123,15 @@ async def test_a_blocked_address_cannot_keep_guessing_the_shared_key(
         assert (await post(async_client, f"team-shared-key-{guess}")).status_code == 401
 
     assert (await post(async_client, "team-shared-key")).status_code == 429
+
+
+
+async def test_revoked_expired_and_missing_keys_are_not_counted(gateway, ok_upstream, async_client, frozen):
+    user = gateway["key"].user
+    _, revoked = await sync_to_async(make_key)(user, name="revoked", revoked_at=START)
+    _, expired = await sync_to_async(make_key)(user, name="expired", expires_at=START - timedelta(days=1))
+
+    for secret in [revoked, expired, ""] * 10:
+        assert (await post(async_client, secret)).status_code == 401
+
+    assert (await post(async_client, gateway["secret"])).status_code == 200
