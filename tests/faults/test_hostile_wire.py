@@ -23,6 +23,7 @@ HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.5
 MAX_HEADER_BYTES = 8 * 1024
 MAX_BODY_BYTES = 64 * 1024
+MAX_CONNECTIONS = 8
 MARGIN = 2.0  # a busy 2-core machine
 
 
@@ -35,6 +36,7 @@ def guarded(fault_upstream, tmp_path_factory) -> Iterator[Gateway]:
         "BODY_TIMEOUT": str(BODY_TIMEOUT),
         "MAX_HEADER_BYTES": str(MAX_HEADER_BYTES),
         "MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+        "MAX_CONNECTIONS": str(MAX_CONNECTIONS),
     }
     try:
         with fault_gateway(tmp_path_factory.mktemp("hostile"), fault_upstream.base_url, SHORT, **limits) as gw:
@@ -144,6 +146,23 @@ async def test_a_response_longer_than_the_header_timeout_is_not_cut(guarded):
 
     assert_stream_complete(reply)
     assert time.monotonic() - started > HEADER_TIMEOUT, "the drip did not outlast the header timeout"
+
+
+async def test_idle_connections_hold_a_connection_slot_only_until_the_header_timeout(guarded):
+    async def health() -> bytes:
+        async with connection(guarded) as (reader, writer):
+            writer.write(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+            return await read_until_closed(reader, MARGIN)
+
+    async with contextlib.AsyncExitStack() as idle:
+        for _ in range(MAX_CONNECTIONS):
+            await idle.enter_async_context(connection(guarded))
+        await asyncio.sleep(0.2)  # the server has accepted them all
+        assert (await health()).startswith(b"HTTP/1.1 503 "), "MAX_CONNECTIONS is uvicorn's limit_concurrency"
+
+        await asyncio.sleep(HEADER_TIMEOUT + 0.5)  # the idle ones are closed by the header timeout
+
+        assert (await health()).startswith(b"HTTP/1.1 200 ")
 
 
 @pytest.mark.parametrize(
