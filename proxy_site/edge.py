@@ -73,7 +73,7 @@ def arrived_on_loopback(scope: dict) -> bool:
     the server address is the one this socket was accepted on, even when bound to 0.0.0.0)."""
     server = scope.get("server")
     if not server:
-        return True  # a Unix socket: only this host can reach it
+        return False  # a Unix socket: a reverse proxy's, most likely, carrying the network's requests
     try:
         return ipaddress.ip_address(server[0]).is_loopback
     except ValueError:

@@ -123,7 +123,7 @@ async def asgi_request(
     method: str = "POST",
     address: str = "127.0.0.1",
     host: str = "testserver",
-    server: tuple[str, int] = ("127.0.0.1", 8082),
+    server: tuple[str, int] | None = ("127.0.0.1", 8082),
     **headers: str,
 ) -> AsgiReply:
     """A request through the served application (`proxy_site.asgi`: dispatch, the API handler and its

@@ -25,13 +25,14 @@ def debug(settings, transactional_db):
     settings.ROOT_URLCONF = __name__
 
 
-async def get(path: str, server: tuple[str, int]):
+async def get(path: str, server: tuple[str, int] | None):
     return await asgi_request(path, method="GET", host="gateway.example", server=server)
 
 
+@pytest.mark.parametrize("server", [NETWORK, None], ids=["network", "unix-socket-of-a-proxy"])
 @pytest.mark.parametrize("path", ["/no-such-page", "/boom", "/v1/no-such-endpoint", "/health"])
-async def test_under_debug_a_connection_from_the_network_gets_a_403_and_no_page(debug, path):
-    reply = await get(path, NETWORK)
+async def test_under_debug_a_connection_from_the_network_gets_a_403_and_no_page(debug, path, server):
+    reply = await get(path, server)
 
     assert reply.status_code == 403, reply.content[:300]
     assert reply.json()["error"]["type"] == "permission_error" and "DEBUG" in reply.json()["error"]["message"]
