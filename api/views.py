@@ -14,17 +14,18 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from api.accounting.exchange import Exchange
+from api.admission import throttle
 from api.admission.auth import Caller, authenticate
 from api.admission.limits import check_model_allowed, check_route_allowed, reserve
 from api.admission.routes import resolve_route
 from api.admission.testers import authorize_tester, check_tester_rate, log_tested
 from api.forward import passthrough
 from api.forward.connection_test import probe_all
+from api.forward.local_count import count_locally
 from api.forward.relay import relay
-from api.http.errors import GatewayError, invalid_request
+from api.http.errors import GatewayError, invalid_request, request_too_large
 from api.http.responses import error_response, json_response, new_request_id
 from api.translate.errors import ApiError, from_translation
-from api.translate.tokens import count_tokens as count_locally
 from api.translate.types import JSON, TranslationError
 from api.translate.validate import validate_request
 from routing import snapshot
@@ -43,13 +44,7 @@ def parse_body(request: HttpRequest, *, counting: bool = False) -> JSON:
     except RequestDataTooBig:
         raw = None
     if raw is None or len(raw) > settings.MAX_BODY_BYTES:
-        raise GatewayError(
-            ApiError(
-                413,
-                "request_too_large",
-                f"Request exceeds the maximum allowed size of {settings.MAX_BODY_BYTES} bytes.",
-            )
-        )
+        raise GatewayError(request_too_large(settings.MAX_BODY_BYTES))
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -107,6 +102,7 @@ def api_view(endpoint: str):
                 ex.finish()
                 raise
 
+        view.endpoint = endpoint  # read when the handler refuses a body before the view (proxy_site/handlers.py)
         return view
 
     return wrap
@@ -139,10 +135,11 @@ async def messages(request: HttpRequest, ex: Exchange) -> HttpResponse:
 
 @api_view("count_tokens")
 async def count_tokens(request: HttpRequest, ex: Exchange) -> HttpResponse:
-    _, body, route = await admit(request, ex, counting=True)
+    caller, body, route = await admit(request, ex, counting=True)
+    await throttle.check_count_tokens_rate(request, caller.key)
     if route.provider.kind == "anthropic":
         return await passthrough.forward(ex, request, body, route, "messages/count_tokens")
-    counted = count_locally(body)
+    counted = await count_locally(body, len(request.body))
     ex.record.input_tokens, ex.record.estimated = counted, True
     ex.finish()
     return json_response({"input_tokens": counted}, request_id=ex.request_id)

@@ -7,12 +7,16 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proxy_site.settings")
 
-from django.core.asgi import get_asgi_application
+import django
 
-django_app = get_asgi_application()  # sets Django up; the admin and everything else
+django.setup(set_prefix=False)  # as get_asgi_application() does, whose ASGIHandler SiteASGIHandler extends
 
-from proxy_site.handlers import ApiASGIHandler, is_api_path  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from proxy_site.edge import arrived_on_loopback, debug_refusal  # noqa: E402
+from proxy_site.handlers import ApiASGIHandler, SiteASGIHandler, is_api_path  # noqa: E402
+
+django_app = SiteASGIHandler()  # the admin and everything else
 api_app = ApiASGIHandler()  # the API paths: no per-request thread, only async middleware
 log = logging.getLogger("proxy")
 
@@ -21,14 +25,15 @@ async def _startup() -> None:
     from asgiref.sync import sync_to_async
     from django.core import checks
 
-    problems = await sync_to_async(checks.run_checks)(include_deployment_checks=False)
+    # With DEBUG off this is a deployment: Django's security checks too (warnings logged, errors fatal).
+    deploy = not settings.DEBUG
+    found = await sync_to_async(checks.run_checks)(include_deployment_checks=deploy)
+    problems = [p for p in found if not p.is_silenced()]  # SILENCED_SYSTEM_CHECKS, as `manage.py check` does
     errors = [p for p in problems if p.is_serious()]
     for problem in problems:
         (log.error if problem.is_serious() else log.warning)("%s: %s", problem.id, problem.msg)
     if errors:
         raise RuntimeError("system checks failed: " + "; ".join(f"{e.id} {e.msg}" for e in errors))
-    from django.conf import settings
-
     from api.http import lifecycle
 
     lifecycle.install_signal_hooks(settings.SHUTDOWN_GRACE)
@@ -50,6 +55,8 @@ async def _shutdown() -> None:
 
 async def application(scope, receive, send):
     if scope["type"] == "http":
+        if settings.DEBUG and not arrived_on_loopback(scope):
+            return await api_app.send_response(debug_refusal(), send)
         return await (api_app if is_api_path(scope["path"]) else django_app)(scope, receive, send)
     if scope["type"] != "lifespan":
         return await django_app(scope, receive, send)

@@ -34,6 +34,11 @@ def _number(name: str, default, kind=int):
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
 
 
+def _flag(name: str, default: bool) -> bool:
+    """A boolean setting; empty (as `.env.example` leaves some) means the default."""
+    return env.bool(name, default=default) if os.environ.get(name, "").strip() else default
+
+
 DEBUG = env.bool("DEBUG", default=True)
 VERSION = "0.1.0"
 SERVICE_NAME = "anthropic-gateway"
@@ -66,17 +71,21 @@ SECRET_KEY = _dev_secret("SECRET_KEY", lambda: secrets.token_urlsafe(50)) or "mi
 # Comma-separated Fernet keys: the first encrypts, all decrypt (rotation, see README).
 PROXY_ENCRYPTION_KEY = _dev_secret("PROXY_ENCRYPTION_KEY", lambda: Fernet.generate_key().decode())
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- serving --------------------------------------------------------------------------------
-HOST = env.str("HOST", default="0.0.0.0")
+AUTH_MODE = env.str("AUTH_MODE", default="keys")  # "keys" or "open" (single-user local setup)
+# Debug pages and keyless access are for this machine only: with either, the default bind is loopback
+# (an explicit HOST wins, with a warning), and in open mode the Host header must name this machine too,
+# so a web page whose name resolves to 127.0.0.1 (DNS rebinding) cannot use the gateway.
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+HOST = env.str("HOST", default="") or ("127.0.0.1" if DEBUG or AUTH_MODE == "open" else "0.0.0.0")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[]) or (LOOPBACK_HOSTS if AUTH_MODE == "open" else ["*"])
 PORT = _number("PORT", 8082)
 WORKERS = _number("WORKERS", os.cpu_count() or 1)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 
 # --- clients and upstreams ------------------------------------------------------------------
-AUTH_MODE = env.str("AUTH_MODE", default="keys")  # "keys" or "open" (single-user local setup)
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
 REQUEST_TIMEOUT = _number("REQUEST_TIMEOUT", 90.0, float)
 CONNECT_TIMEOUT = _number("CONNECT_TIMEOUT", 10.0, float)
@@ -100,6 +109,16 @@ BIG_MODEL = env.str("BIG_MODEL", default="gpt-4o")
 MIDDLE_MODEL = env.str("MIDDLE_MODEL", default="") or BIG_MODEL
 SMALL_MODEL = env.str("SMALL_MODEL", default="gpt-4o-mini")
 MAX_TOKENS_LIMIT = _number("MAX_TOKENS_LIMIT", 0) or None
+# --- hostile traffic (README "Hostile traffic") ------------------------------------------------
+HEADER_TIMEOUT = _number("HEADER_TIMEOUT", 10.0, float)  # s for a request's headers (proxy_site/protocol.py)
+MAX_HEADER_BYTES = _number("MAX_HEADER_BYTES", 64 * 1024)  # a request's line and headers: beyond, 431
+BODY_TIMEOUT = _number("BODY_TIMEOUT", 60.0, float)  # s for a whole request body: beyond, 408
+MAX_CONNECTIONS = _number("MAX_CONNECTIONS", 1000) or None  # per worker (uvicorn limit_concurrency): beyond, 503
+AUTH_FAILURES_PER_MINUTE = _number("AUTH_FAILURES_PER_MINUTE", 20)  # wrong keys per address; then 429 (0: off)
+AUTH_FAILURE_COOLDOWN = _number("AUTH_FAILURE_COOLDOWN", 60)  # s an address is refused after that
+COUNT_TOKENS_MAX_BYTES = _number("COUNT_TOKENS_MAX_BYTES", 8 * 1024 * 1024)  # a body counted locally
+COUNT_TOKENS_PER_MINUTE = _number("COUNT_TOKENS_PER_MINUTE", 300)  # per key, or per address without one (0: off)
+
 CUSTOM_HEADERS = {
     key[len("CUSTOM_HEADER_") :].replace("_", "-"): value
     for key, value in os.environ.items()
@@ -204,6 +223,21 @@ STORAGES = {
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+
+# --- behind an HTTPS reverse proxy (README "Running for a team") ----------------------------------
+# One switch for the admin's cookies and redirects; each also has its own variable. The proxy must set
+# (overwrite, never pass on) X-Forwarded-Proto, or a client could claim HTTPS itself.
+BEHIND_HTTPS_PROXY = _flag("BEHIND_HTTPS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_HTTPS_PROXY else None
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _flag("SECURE_COOKIES", BEHIND_HTTPS_PROXY)
+SECURE_SSL_REDIRECT = _flag("SECURE_SSL_REDIRECT", BEHIND_HTTPS_PROXY)  # the admin; API paths never
+SECURE_HSTS_SECONDS = _number("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if BEHIND_HTTPS_PROXY else 0)
+# Django's deployment checks (run at start-up with DEBUG off) warn about each of these four: without an
+# HTTPS proxy they cannot hold (there is no HTTPS to redirect to or pin), and API clients use no cookies.
+# They are replaced by one warning that names the switch (proxy.W020, routing/checks.py).
+SILENCED_SYSTEM_CHECKS = (
+    [] if BEHIND_HTTPS_PROXY else ["security.W004", "security.W008", "security.W012", "security.W016"]
+)
 
 # The management API under /api/v1/ (routing/rest/, docs/management-api.md). JSON only, so an
 # unauthenticated browser gets a JSON 401, never HTML. Token first: anonymous requests get 401.

@@ -4,7 +4,7 @@ import os
 import ssl
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 from routing import credentials
 
@@ -71,3 +71,17 @@ def state_check(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@register(Tags.security, deploy=True)
+def plain_http_check(app_configs, **kwargs):
+    """Stands in for Django's four HTTPS warnings, silenced in settings.py while BEHIND_HTTPS_PROXY is off."""
+    if settings.BEHIND_HTTPS_PROXY:
+        return []
+    return [
+        Warning(
+            "BEHIND_HTTPS_PROXY is off: admin session and CSRF cookies may travel over plain HTTP.",
+            hint="Behind an HTTPS reverse proxy that sets X-Forwarded-Proto, set BEHIND_HTTPS_PROXY=true.",
+            id="proxy.W020",
+        )
+    ]

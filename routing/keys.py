@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
 KEY_PREFIX = "sk-proxy-"
 DISPLAY_LENGTH = len(KEY_PREFIX) + 6
+ISSUED_KEY = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
+"""What `make_key` makes: anything else cannot be an issued key, and is refused without a lookup."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,3 +102,15 @@ def _fresh_limit_counters(_state_dir):
 
     store().clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_failed_logins_carried_over():
+    """The test client calls from 127.0.0.1: one test's failed authentications never block the next's."""
+    from django.core.cache import cache
+
+    from api.admission import throttle
+
+    yield
+    throttle._blocked.clear()
+    cache.delete("throttle:auth:127.0.0.1")

@@ -16,3 +16,7 @@ class GatewayError(Exception):
 
 def invalid_request(message: str) -> GatewayError:
     return GatewayError(ApiError(400, "invalid_request_error", message, should_retry=False))
+
+
+def request_too_large(limit: int) -> ApiError:
+    return ApiError(413, "request_too_large", f"Request exceeds the maximum allowed size of {limit} bytes.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -99,3 +100,67 @@ def messages_body(**overrides) -> dict:
     body = {"model": "claude-opus-4-8", "max_tokens": 1000, "messages": [{"role": "user", "content": "hi"}]}
     body.update(overrides)
     return body
+
+
+
+@dataclass
+class AsgiReply:
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+
+    def __getitem__(self, name: str) -> str:
+        return self.headers[name.lower()]
+
+    def json(self):
+        return json.loads(self.content)
+
+
+async def asgi_request(
+    path: str,
+    body: bytes = b"",
+    *,
+    method: str = "POST",
+    address: str = "127.0.0.1",
+    host: str = "testserver",
+    server: tuple[str, int] | None = ("127.0.0.1", 8082),
+    **headers: str,
+) -> AsgiReply:
+    """A request through the served application (`proxy_site.asgi`: dispatch, the API handler and its
+    middleware), from `address` with `Host: host`, reaching this host's `server` address: all three are
+    fixed by Django's test client, which also runs every path through the full middleware."""
+    from proxy_site.asgi import application
+
+    sent = [(b"host", host.encode()), (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    sent += [(name.lower().replace("_", "-").encode(), value.encode()) for name, value in headers.items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": sent,
+        "client": (address, 50000),
+        "server": server,
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    never = asyncio.Event()
+
+    async def receive():
+        if messages:
+            return messages.pop()
+        await never.wait()  # the client stays until the response is sent
+
+    out: list[dict] = []
+
+    async def send(message):
+        out.append(message)
+
+    await application(scope, receive, send)
+    start = out[0]
+    response_headers = {name.decode().lower(): value.decode() for name, value in start["headers"]}
+    return AsgiReply(start["status"], response_headers, b"".join(m.get("body", b"") for m in out[1:]))

@@ -13,6 +13,10 @@ from routing.models import ProxyKey
 log = logging.getLogger("proxy")
 
 
+def is_loopback(host: str) -> bool:
+    return host == "localhost" or host.startswith("127.") or host in ("::1", "[::1]")
+
+
 class Command(BaseCommand):
     help = "Migrate, sync the environment provider, and serve the gateway with uvicorn on HOST:PORT."
 
@@ -44,6 +48,12 @@ class Command(BaseCommand):
             log_level=settings.LOG_LEVEL.lower(),
             access_log=settings.LOG_LEVEL == "DEBUG",
             timeout_graceful_shutdown=int(settings.SHUTDOWN_GRACE) + 5,
+            # Hostile traffic (README "Hostile traffic"): httptools with header size and time limits,
+            # idle keep-alive connections closed after 5 s, and at most MAX_CONNECTIONS connections
+            # and requests per worker (beyond: a 503 from uvicorn).
+            http="proxy_site.protocol:GuardedHttpToolsProtocol",
+            timeout_keep_alive=5,
+            limit_concurrency=settings.MAX_CONNECTIONS,
         )
 
     def banner(self, host: str, port: int) -> str:
@@ -53,11 +63,16 @@ class Command(BaseCommand):
             f"  Claude Code:  ANTHROPIC_BASE_URL=http://{shown}:{port} ANTHROPIC_API_KEY=<key> claude",
             f"  Admin:        http://{shown}:{port}/admin/  (create a login: python manage.py createsuperuser)",
         ]
+        public = not is_loopback(host)
         if settings.AUTH_MODE == "open":
             lines.append("  WARNING: AUTH_MODE=open, any client may use this gateway without a key.")
+            if public:
+                lines.append(f"  WARNING: AUTH_MODE=open on {host}: anyone who can reach it uses your providers.")
         elif not settings.ANTHROPIC_API_KEY and not ProxyKey.objects.exists():
             lines.append(
                 "  No client key yet: issue one with `.venv/bin/python manage.py issue_key YOUR_NAME`"
                 " (or set ANTHROPIC_API_KEY in .env)."
             )
+        if settings.DEBUG and public:
+            lines.append(f"  WARNING: DEBUG is on: connections reaching {host} other than loopback get a 403.")
         return "\n".join(lines)
