@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 import orjson
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 HOLD_LIFETIME = 24 * 3600
@@ -208,6 +209,17 @@ def _begin(db: sqlite3.Connection) -> None:
                 raise
             time.sleep(pause)
             pause = min(pause * 2, 0.002)
+
+
+async def within_rate(name: str, limit: int, window: int = 60) -> int | None:
+    """Count one event on the sliding window `name`, shared by every worker like a key's requests per
+    minute: None when it fits `limit` per `window` seconds (and is counted), else the seconds to wait."""
+    counters, checks = store(), [Check(name, limit, 1, window=window, settles=False)]
+    if counters.blocking:
+        outcome = await sync_to_async(counters.reserve, thread_sensitive=False)("", checks, time.time())
+    else:
+        outcome = counters.reserve("", checks, time.time())
+    return None if outcome.admitted else (outcome.retry_after or 1)
 
 
 @functools.cache

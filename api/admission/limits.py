@@ -118,13 +118,6 @@ async def reserve(caller: Caller, body: JSON, route: RouteInfo, body_size: int, 
     return hold_id
 
 
-async def within_rate(name: str, limit: int, window: int = WINDOW) -> int | None:
-    """Count one event on the sliding window `name` (shared by every worker like a key's rpm): None
-    when it fits `limit` per `window` seconds, else the seconds until it would."""
-    outcome = await _run(store().reserve, "", [Check(name, limit, 1, window=window, settles=False)], time.time())
-    return None if outcome.admitted else (outcome.retry_after or 1)
-
-
 def settle(hold_id: str, tokens: int) -> None:
     """The request has ended: its reservation becomes the tokens it used. Never raises."""
     counters = store()

@@ -18,7 +18,7 @@ from knox.auth import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from api.admission.auth import authenticate, presented_key
-from api.admission.limits import within_rate
+from api.admission.counters import within_rate
 from api.http.errors import GatewayError
 from api.translate.errors import ApiError
 from routing import access

@@ -10,7 +10,6 @@ import httpx
 import pytest
 import time_machine
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
 
 from api.admission import throttle
 from routing import snapshot
@@ -24,10 +23,8 @@ BAD_KEY = "not-a-key"
 @pytest.fixture
 def frozen():
     """The clock stopped at START, and no failure counted before it (every test starts at START)."""
-    cache.clear()
     with time_machine.travel(START, tick=False) as traveller:
         yield traveller
-    cache.clear()
     throttle._blocked.clear()
 
 

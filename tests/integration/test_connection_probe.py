@@ -5,7 +5,6 @@ import json
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
 
 from routing.models import ProxyKey
 from tests.factories import make_provider, make_route
@@ -16,7 +15,6 @@ from tests.integration.conftest import UPSTREAM, completion
 async def _key_may_test(gateway):
     """The gateway's key may test connections (tests/integration/test_connection_access.py: who may)."""
     await ProxyKey.objects.filter(pk=gateway["key"].pk).aupdate(may_test_connection=True)
-    await sync_to_async(cache.clear)()  # rate counters of earlier tests
 
 
 async def test_each_enabled_provider_is_probed_and_reported(gateway, upstream, async_client):

@@ -56,8 +56,9 @@ async def test_an_operator_may_allow_other_names(open_mode, ok_upstream, setting
     assert (await post("127.0.0.1:8082")).status_code == 403
 
 
-async def test_the_connection_probe_checks_the_host_too(open_mode, ok_upstream):
+async def test_open_mode_does_not_open_the_connection_probe_to_a_rebound_page(open_mode, ok_upstream):
+    """/test-connection is for operators with a token or a flagged key, whatever AUTH_MODE says."""
     response = await asgi_request("/test-connection", host="evil.example")
 
-    assert response.status_code == 403 and response.json()["error"]["type"] == "permission_error"
+    assert response.status_code == 401 and response.json()["error"]["type"] == "authentication_error"
     assert not ok_upstream.called
