@@ -123,6 +123,7 @@ async def admit(request: HttpRequest, ex: Exchange, *, counting: bool = False) -
         await check_rates(caller)
     route = await resolve_route(body["model"], caller)
     ex.routed(route)
+    ex.admitted()
     return caller, body, route
 
 

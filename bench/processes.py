@@ -107,6 +107,7 @@ def gateway_env(tmp: Path, upstream_port: int) -> dict[str, str]:
         "SECRET_KEY": "bench-" + "s" * 50,
         "PROXY_ENCRYPTION_KEY": _fernet_key(tmp),
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+        "STATE_DIR": str(tmp / "state"),
         "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
         "OPENAI_API_KEY": "x",
         "BIG_MODEL": "gpt-4o",

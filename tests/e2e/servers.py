@@ -111,6 +111,7 @@ def gateway_env(tmp: Path, upstream_url: str) -> dict[str, str]:
         "SECRET_KEY": "e2e-" + "x" * 60,
         "PROXY_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "DATABASE_URL": f"sqlite:///{tmp / 'gateway.sqlite3'}",
+        "STATE_DIR": str(tmp / "state"),  # the usage journal: never the checkout's var/, shared by other gateways
         "OPENAI_BASE_URL": upstream_url,
         "OPENAI_API_KEY": "sk-fake-upstream-key",
         "OPENAI_PROFILE": "openai",
