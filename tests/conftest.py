@@ -30,3 +30,17 @@ def _state_dir(tmp_path_factory):
 
     settings.STATE_DIR = tmp_path_factory.mktemp("state")
     yield settings.STATE_DIR
+
+
+@pytest.fixture
+def journal_dir(settings, tmp_path):
+    """The process's usage journal, started afresh in `tmp_path/journal` for this test."""
+    from api.accounting.journal import journal
+    from api.accounting.usage import writer
+
+    assert writer.flush(10.0)
+    journal.close()
+    settings.STATE_DIR = tmp_path
+    yield tmp_path / "journal"
+    assert writer.flush(10.0)
+    journal.close()
