@@ -177,8 +177,12 @@ class Journal:
         owner = f"{os.getpid()}-{secrets.token_hex(4)}"
         claiming = self.folder / f".{owner}{LOCK_SUFFIX}.new"
         fd = os.open(claiming, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.rename(claiming, self.folder / f"{owner}{LOCK_SUFFIX}")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(claiming, self.folder / f"{owner}{LOCK_SUFFIX}")
+        except OSError:
+            os.close(fd)
+            raise
         self._owner, self._owner_fd = owner, fd
 
     def _seal(self, segment: Segment) -> None:

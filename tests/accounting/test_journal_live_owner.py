@@ -66,3 +66,16 @@ def test_the_journal_of_a_running_process_is_left_alone_until_it_dies(journal_di
     [row] = UsageLog.objects.all()
     assert (row.request_id, row.status, row.error_type) == ("req_live", 500, "interrupted")
     assert list(journal_dir.glob(f"{owner}*")) == []
+
+
+def test_a_lock_file_still_being_claimed_is_left_alone_and_an_abandoned_one_removed(journal_dir):
+    journal_dir.mkdir()
+    claiming = journal_dir / ".222-fresh.lock.new"
+    abandoned = journal_dir / ".111-gone.lock.new"
+    claiming.touch()
+    abandoned.touch()
+    an_hour_ago = abandoned.stat().st_mtime - 3600
+    os.utime(abandoned, (an_hour_ago, an_hour_ago))
+
+    assert recover_dead_journals() == 0
+    assert [p.name for p in journal_dir.iterdir()] == [claiming.name]
