@@ -122,6 +122,7 @@ async def admit(request: HttpRequest, ex: Exchange, *, counting: bool = False) -
     check_route_allowed(caller, body["model"], route)
     if not counting:
         ex.hold = await reserve(caller, body, route, len(request.body), ex.request_id)
+    ex.admitted()
     return caller, body, route
 
 

@@ -37,6 +37,9 @@ async def _startup() -> None:
     from api.http import lifecycle
 
     lifecycle.install_signal_hooks(settings.SHUTDOWN_GRACE)
+    from api.accounting.recovery import recover_dead_journals
+
+    await sync_to_async(recover_dead_journals)()  # rows of processes that died (kill -9, OOM, power cut)
     from routing import invalidation
 
     invalidation.start_listener()
@@ -45,12 +48,14 @@ async def _startup() -> None:
 async def _shutdown() -> None:
     from asgiref.sync import sync_to_async
 
+    from api.accounting.journal import journal
     from api.accounting.usage import writer
     from api.providers.clients import close_all
 
     await close_all()
     if not await sync_to_async(writer.flush, thread_sensitive=False)(30.0):
         log.error("usage rows still queued at shutdown: %d", writer.depth)
+    journal.close()  # deleted if every row is written, else left for the next start to replay
 
 
 async def application(scope, receive, send):

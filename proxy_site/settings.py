@@ -134,6 +134,10 @@ STATE_DIR = Path(env.str("STATE_DIR", default="") or BASE_DIR / "var")
 USAGE_FLUSH_SECONDS = _number("USAGE_FLUSH_SECONDS", 1.0, float)
 USAGE_BATCH_SIZE = _number("USAGE_BATCH_SIZE", 500)
 USAGE_QUEUE_MAX = _number("USAGE_QUEUE_MAX", 100_000)
+# The usage journal (api/accounting/journal.py): a segment is sealed at this size or age, and deleted
+# once all its rows are committed.
+JOURNAL_SEGMENT_BYTES = _number("JOURNAL_SEGMENT_BYTES", 16 * 1024 * 1024)
+JOURNAL_SEGMENT_SECONDS = _number("JOURNAL_SEGMENT_SECONDS", 60.0, float)
 
 # --- Django ---------------------------------------------------------------------------------
 INSTALLED_APPS = [

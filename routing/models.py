@@ -196,7 +196,8 @@ class ProxyKey(models.Model):
 
 class UsageLog(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
-    request_id = models.CharField(max_length=40)
+    # Unique: replaying the usage journal after a crash may offer a row again (the insert skips it).
+    request_id = models.CharField(max_length=40, unique=True)
     key = models.ForeignKey(ProxyKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage"

@@ -86,3 +86,17 @@ def _no_failed_logins_carried_over():
 
     yield
     throttle._blocked.clear()  # the failures themselves are on the limit counters, cleared per test
+
+
+@pytest.fixture
+def journal_dir(settings, tmp_path):
+    """The process's usage journal, started afresh in `tmp_path/journal` for this test."""
+    from api.accounting.journal import journal
+    from api.accounting.usage import writer
+
+    assert writer.flush(10.0)
+    journal.close()
+    settings.STATE_DIR = tmp_path
+    yield tmp_path / "journal"
+    assert writer.flush(10.0)
+    journal.close()

@@ -1,4 +1,8 @@
-"""One request's bookkeeping: its id, timings, outcome and the one usage row it leaves."""
+"""One request's bookkeeping: its id, timings, outcome and the one usage row it leaves.
+
+The row is journaled at three points (journal.py): admitted (before any upstream call), a stream's
+progress, finished (before the response ends). A crash in between leaves an `interrupted` row.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
 from api.accounting import bodies, logs, metrics
+from api.accounting.journal import journal
 from api.accounting.usage import UsageRecord, writer
 from api.admission import limits
 from api.admission.auth import Caller
@@ -20,6 +25,8 @@ from api.translate.errors import STATUS_FOR_TYPE, ApiError
 from routing.resolve import RouteInfo
 
 CLIENT_CLOSED = 499
+PROGRESS_SECONDS = 1.0
+"""How often an open stream journals its tokens so far."""
 
 
 @dataclass(slots=True)
@@ -32,6 +39,7 @@ class Exchange:
     first_byte_timeout: float = 0.0
     hold: str | None = None
     """The id of the request's reservation on its key's limits, settled once it ends."""
+    _progress_due: float = 0.0
     _finished: bool = False
 
     @classmethod
@@ -62,12 +70,31 @@ class Exchange:
         self.record.upstream_model = route.target_model
         self.first_byte_timeout = route.provider.first_byte_timeout
 
+    def admission_line(self) -> dict:
+        """The journal's A line: the record as it stands once the request is admitted."""
+        return {"t": "A", "id": self.request_id, "rec": self.record, "hold": self.hold}
+
+    def admitted(self) -> None:
+        """Journal the admitted request before any upstream call: from here a crash leaves its row."""
+        journal.append(self.request_id, self.admission_line())
+        self._progress_due = time.perf_counter() + PROGRESS_SECONDS
+
+    def progress_due(self) -> bool:
+        """True about once a second while a stream runs (one clock read per chunk, no timer task)."""
+        now = time.perf_counter()
+        if now < self._progress_due:
+            return False
+        self._progress_due = now + PROGRESS_SECONDS
+        return True
+
+    def progress(self, usage: dict, *, estimated: bool) -> None:
+        """Journal a stream's tokens so far (a P line), what its row says if the gateway dies now."""
+        line = {"t": "P", "id": self.request_id, "usage": usage, "est": estimated, "ms": self.elapsed_ms()}
+        journal.append(self.request_id, line)
+
     def set_usage(self, usage: dict, *, estimated: bool = False) -> None:
-        self.record.input_tokens = int(usage.get("input_tokens") or 0)
-        self.record.output_tokens = int(usage.get("output_tokens") or 0)
-        self.record.cache_read_tokens = int(usage.get("cache_read_input_tokens") or 0)
-        self.record.cache_creation_tokens = int(usage.get("cache_creation_input_tokens") or 0)
-        self.record.estimated = estimated
+        if not self._finished:
+            self.record.set_tokens(usage, estimated=estimated)
 
     def observe(self, events: list[dict]) -> None:
         """Read what a stream sends: first content (time to first token) and errors."""
@@ -93,7 +120,7 @@ class Exchange:
         return response
 
     def cancelled(self) -> None:
-        if self.record.status < 400:
+        if self.record.status < 400 and not self._finished:
             self.failed(CLIENT_CLOSED, "client_closed", "the client disconnected before the response ended")
 
     def elapsed_ms(self) -> int:
@@ -110,6 +137,7 @@ class Exchange:
         if self.request_body and bodies.wanted(self.record.status):
             self.record.request_body = bodies.as_text(self.request_body)
             self.record.response_body = bodies.as_text(self.response_body or "(streamed)")
+        journal.append(self.request_id, {"t": "D", "id": self.request_id, "rec": self.record})
         metrics.observe(self.record)
         logs.log_finished(self.record)
         writer.record(self.record)

@@ -1,7 +1,9 @@
 """The usage log, off the hot path: requests enqueue a record, one thread writes them in batches.
 
 Every request that reached the gateway leaves exactly one record. A failed write is retried (the
-batch stays queued) and logged; only a full queue drops rows, loudly, and counts them.
+batch stays queued) and logged; only a full queue drops rows, loudly, and counts them. Each row is
+also in the journal (journal.py) from before its response ends until its batch commits, so a crash
+of the process (or a dropped row) loses nothing: the next start replays it (recovery.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django.db import DatabaseError, IntegrityError, close_old_connections, conn
 from django.utils import timezone
 
 from api.accounting import metrics
+from api.accounting.journal import journal
 
 log = logging.getLogger("api.accounting.usage")
 
@@ -57,6 +60,21 @@ class UsageRecord:
     def total_tokens(self) -> int:
         """What a key's tokens per minute and budget count: input, output and both cache counts."""
         return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_creation_tokens
+
+    @classmethod
+    def from_journal(cls, rec: dict) -> UsageRecord:
+        """A record from its JSON form in the journal (unknown keys ignored, the time parsed back)."""
+        values = {name: rec[name] for name in _FIELD_NAMES if name in rec}
+        values["created_at"] = datetime.fromisoformat(values["created_at"])
+        return cls(**values)
+
+    def set_tokens(self, usage: dict, *, estimated: bool) -> None:
+        """Token counts from an Anthropic-shaped `usage` (as the Messages API reports it)."""
+        self.input_tokens = int(usage.get("input_tokens") or 0)
+        self.output_tokens = int(usage.get("output_tokens") or 0)
+        self.cache_read_tokens = int(usage.get("cache_read_input_tokens") or 0)
+        self.cache_creation_tokens = int(usage.get("cache_creation_input_tokens") or 0)
+        self.estimated = estimated
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(UsageRecord))
@@ -124,6 +142,7 @@ class UsageWriter:
             if not batch:
                 continue
             if self._write(batch):
+                journal.committed(r.request_id for r in batch)
                 with self._idle:
                     self._pending -= len(batch)
                     self._idle.notify_all()
@@ -165,19 +184,17 @@ class UsageWriter:
         return True
 
 
-def _columns(record: UsageRecord) -> dict:
-    """A shallow field dict (`dataclasses.asdict` deep-copies, a quarter of a row's insert cost)."""
-    return {name: getattr(record, name) for name in _FIELD_NAMES}
-
-
 @functools.cache
 def _insert_statement() -> tuple[str, tuple]:
-    """The batch INSERT and, per column, the conversion the database needs (datetimes, IPs) or None."""
+    """The batch INSERT and, per column, the conversion the database needs (datetimes, IPs) or None.
+
+    A row whose request id is already there is skipped (`ON CONFLICT DO NOTHING`, SQLite and PostgreSQL
+    alike): replaying a journal after a crash may offer rows that were committed just before it."""
     from routing.models import UsageLog
 
     quote = connection.ops.quote_name
     columns = [UsageLog._meta.get_field(name) for name in _FIELD_NAMES]
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+    sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING".format(
         quote(UsageLog._meta.db_table), ", ".join(quote(f.column) for f in columns), ", ".join(["%s"] * len(columns))
     )
     return sql, tuple(None if f.get_internal_type() in _PLAIN_TYPES else f.get_db_prep_save for f in columns)
@@ -192,24 +209,24 @@ def _insert(batch: list[UsageRecord]) -> None:
     """One `executemany` per batch (the ORM's `bulk_create` cost ~50 us of the gateway's core per row
     in model instances and SQL compiling); if a row names a key, user or route deleted meanwhile,
     those rows are written one by one and lose the link."""
-    from routing.models import UsageLog
-
     sql, converters = _insert_statement()
-    rows = [
-        [v if convert is None else convert(v, connection) for v, convert in zip(_values(r), converters, strict=True)]
-        for r in batch
-    ]
+
+    def row(record: UsageRecord) -> list:
+        values = zip(_values(record), converters, strict=True)
+        return [v if convert is None else convert(v, connection) for v, convert in values]
+
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
+            cursor.executemany(sql, [row(r) for r in batch])
     except IntegrityError:
         for record in batch:
             try:
-                with transaction.atomic():
-                    UsageLog.objects.create(**_columns(record))
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(sql, row(record))
             except IntegrityError:
                 orphan = replace(record, key_id=None, user_id=None, route_id=None, provider_id=None)
-                UsageLog.objects.create(**_columns(orphan))
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(sql, row(orphan))
     _touch_keys(batch)
 
 

@@ -24,6 +24,7 @@ from api.providers.clients import Upstream, client_for
 from api.providers.errors import RETRYABLE_STATUSES, ProviderError, from_httpx, from_status
 from api.providers.headers import allowed_extra_headers
 from api.translate.errors import from_upstream
+from api.translate.mapping import tokens_for_chars
 from api.translate.passthrough import prepare_body
 from api.translate.sse import SSEDecoder
 from api.translate.types import JSON
@@ -155,22 +156,30 @@ def _record_reply(ex: Exchange, status: int, raw: bytes, headers: httpx.Headers,
 
 async def _relay(ex: Exchange, upstream: httpx.Response) -> AsyncIterator[bytes]:
     """Bytes go out as they came, a whole frame at a time, `error` events scrubbed; usage and errors are
-    read from a side decoder for the log."""
+    read from a side decoder for the log. The frame that ends the message goes out after the row is
+    journaled."""
     decoder = SSEDecoder()
     text = codecs.getincrementaldecoder("utf-8")(errors="replace")
     scrubber = ErrorEventScrubber()
-    usage: dict = {}
+    seen = _Seen()
     try:
         async for chunk in upstream.aiter_raw():
+            for data in decoder.feed(text.decode(chunk)):
+                _read_event(data, seen, ex)
+            if seen.ended:
+                ex.set_usage(seen.usage)
+                ex.finish()
+            elif ex.progress_due():
+                ex.progress(seen.so_far(), estimated=True)
             if out := scrubber.feed(chunk):
                 yield out
-            for data in decoder.feed(text.decode(chunk)):
-                _read_event(data, usage, ex)
         if out := scrubber.flush():
             yield out
     except httpx.HTTPError as exc:
         error = from_httpx(exc, "reading the upstream stream").error
         ex.failed(error.status, error.error_type, error.message)
+        ex.set_usage(seen.usage)
+        ex.finish()
         # The torn last frame is dropped (never flushed): glued to the error event, neither would parse.
         yield encode_events([{"type": "error", "error": {"type": error.error_type, "message": error.message}}])
     except (asyncio.CancelledError, GeneratorExit):
@@ -178,20 +187,45 @@ async def _relay(ex: Exchange, upstream: httpx.Response) -> AsyncIterator[bytes]
         raise
     finally:
         await upstream.aclose()
-        ex.set_usage(usage)
+        ex.set_usage(seen.usage)
         ex.finish()
 
 
-def _read_event(data: str, usage: dict, ex: Exchange) -> None:
+_DELTA_ENVELOPE = len('{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""}}')
+"""What a content delta's data carries besides its text: subtracted to estimate the text's length."""
+
+
+class _Seen:
+    """What the side decoder has read so far: the upstream's usage, the delta text's length, the end."""
+
+    __slots__ = ("delta_chars", "ended", "usage")
+
+    def __init__(self) -> None:
+        self.usage: dict = {}
+        self.delta_chars = 0
+        self.ended = False
+
+    def so_far(self) -> dict:
+        """Usage for a progress line: input as reported, output at least the streamed text's estimate."""
+        output = max(int(self.usage.get("output_tokens") or 0), tokens_for_chars(self.delta_chars))
+        return {**self.usage, "output_tokens": output}
+
+
+def _read_event(data: str, seen: _Seen, ex: Exchange) -> None:
+    if '"content_block_delta"' in data:
+        seen.delta_chars += max(len(data) - _DELTA_ENVELOPE, 0)
+        return
     if '"message_start"' not in data and '"message_delta"' not in data and '"error"' not in data:
+        seen.ended = seen.ended or '"message_stop"' in data
         return
     with contextlib.suppress(orjson.JSONDecodeError):
         event = orjson.loads(data)
         if not isinstance(event, dict):
             return
         if event.get("type") == "message_start":
-            usage.update((event.get("message") or {}).get("usage") or {})
+            seen.usage.update((event.get("message") or {}).get("usage") or {})
         elif event.get("type") == "message_delta":
-            usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
+            seen.usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
         elif event.get("type") == "error":
             ex.observe([event])
+            seen.ended = True

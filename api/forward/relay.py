@@ -90,7 +90,7 @@ async def _stream(ex: Exchange, response: httpx.Response, translator: StreamTran
     metrics.INFLIGHT_STREAMS.inc()
     try:
         yield encode_events(translator.start())
-        events = []
+        ending: list[dict] = []
         done = False
         async with contextlib.aclosing(with_pings(openai.iter_chunks(response), settings.PING_INTERVAL)) as items:
             async for item in items:
@@ -101,11 +101,15 @@ async def _stream(ex: Exchange, response: httpx.Response, translator: StreamTran
                     done = True
                     break
                 elif events := translator.feed(item):
+                    if events[-1]["type"] in ("message_stop", "error"):
+                        ending = events  # sent below, once the row is journaled
+                        break  # the message has ended: stop reading (and paying for) the upstream
                     ex.observe(events)
                     yield encode_events(events)
-                    if events[-1]["type"] in ("message_stop", "error"):
-                        break  # the message has ended: stop reading (and paying for) the upstream
-        events = translator.finish(done=done)
+                    if ex.progress_due():
+                        usage, estimated = translator.usage()
+                        ex.progress(usage, estimated=estimated)
+        events = ending + translator.finish(done=done)
     except GatewayError as exc:
         events = translator.error(exc.error.error_type, exc.error.message)
     except (asyncio.CancelledError, GeneratorExit):
