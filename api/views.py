@@ -119,7 +119,7 @@ async def admit(request: HttpRequest, ex: Exchange, *, counting: bool = False) -
     check_model_allowed(caller, body["model"])
     route = await resolve_route(body["model"], caller)
     ex.routed(route)
-    check_route_allowed(caller, body["model"], route)
+    check_route_allowed(caller, body["model"], route, await snapshot.routes.get())
     if not counting:
         ex.hold = await reserve(caller, body, route, len(request.body), ex.request_id)
     ex.admitted()

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
+from collections.abc import Sequence
 
 from asgiref.sync import sync_to_async
 from django.db.models import Sum
@@ -61,16 +63,31 @@ def check_model_allowed(caller: Caller, model: str) -> None:
         raise _refuse(403, "permission_error", f"This API key may not use model {model!r}.", retry=False)
 
 
-def permits(key: KeyInfo | None, route: RouteInfo) -> bool:
-    """Whether the key may reach `route`: one of its patterns matches the route's upstream model, or
-    the route's own pattern read as a name (`*haiku*` allows a `claude-3-haiku-*` route, not `*opus*`)."""
+def permits(key: KeyInfo | None, model: str, route: RouteInfo, routes: Sequence[RouteInfo]) -> bool:
+    """Whether a request for `model` may be served by `route`. A pattern that matches the route's
+    upstream model allows it outright. Otherwise some pattern matching `model` must either name `route`
+    (match its upstream model or its own pattern read as a name: `*haiku*` names a `*haiku*` or a
+    `claude-3-haiku-*` route) or name no route at all (`claude-*`: a filter on names only). So a key
+    allowed `*haiku*` cannot reach the `*opus*` route by asking for `claude-opus-4-haiku`."""
     if key is None or not key.model_patterns:
         return True
-    return _allows(key, route.target_model) or _allows(key, route.pattern)
+    if _allows(key, route.target_model):
+        return True
+    wanted = model.lower()
+    for pattern in key.model_patterns:
+        if pattern.match(wanted):
+            named = [r for r in routes if _names(pattern, r)]
+            if not named or route in named:
+                return True
+    return False
 
 
-def check_route_allowed(caller: Caller, model: str, route: RouteInfo) -> None:
-    if not permits(caller.key, route):
+def _names(pattern: re.Pattern[str], route: RouteInfo) -> bool:
+    return bool(pattern.match(route.target_model.lower()) or pattern.match(route.pattern.strip().lower()))
+
+
+def check_route_allowed(caller: Caller, model: str, route: RouteInfo, routes: Sequence[RouteInfo]) -> None:
+    if not permits(caller.key, model, route, routes):
         message = f"This API key may not use model {model!r}: it is served by {route.target_model!r}."
         raise _refuse(403, "permission_error", message, retry=False)
 

@@ -68,10 +68,13 @@ def retry_delay(exc: ProviderError, attempt: int, max_retries: int, deadline: fl
     return delay
 
 
-async def candidates(route: RouteInfo, caller: Caller, error: ProviderError | None = None) -> list[RouteInfo]:
+async def candidates(
+    route: RouteInfo, caller: Caller, model: str, error: ProviderError | None = None
+) -> list[RouteInfo]:
     """The routes to try after `route`: its fallbacks, or long-context routes after a context-length error;
-    only those the caller's key may reach (its allowlist holds for fallbacks too)."""
-    routes = [r for r in await snapshot.routes.get() if permits(caller.key, r)]
+    only those the caller's key may reach with `model` (its allowlist holds for fallbacks too)."""
+    every = await snapshot.routes.get()
+    routes = [r for r in every if permits(caller.key, model, r, every)]
     chain = fallbacks_of(route, routes)
     if error is not None and is_context_length(error.error):
         long = [r for r in chain if r.long_context] or [
@@ -106,7 +109,7 @@ async def with_retries(
             break
         if time.monotonic() >= deadline:
             break
-        queue += [r for r in await candidates(current, caller, last) if r.id not in tried]
+        queue += [r for r in await candidates(current, caller, ex.record.requested_model, last) if r.id not in tried]
         tried.update(r.id for r in queue)
     assert last is not None
     raise last

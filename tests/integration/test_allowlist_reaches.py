@@ -58,13 +58,22 @@ async def test_a_disguised_model_name_does_not_reach_a_route_the_key_may_not_use
     ]
 
 
-async def test_a_key_allowed_an_upstream_model_may_reach_it_under_any_name(
+async def test_a_key_allowed_an_upstream_model_may_reach_it_under_a_name_it_may_use(
     gateway, routes, models_called, async_client
 ):
-    _, secret = await sync_to_async(make_key)(gateway["key"].user, allowed_models="claude-*, gpt-cheap")
+    _, secret = await sync_to_async(make_key)(gateway["key"].user, allowed_models="*haiku*, gpt-expensive")
+    assert (await _post(async_client, secret, "claude-opus-4-haiku")).status_code == 200
+    assert (await _post(async_client, secret, "claude-opus-4-8")).status_code == 403  # the name is not allowed
+    assert models_called == ["gpt-expensive"]
+
+
+async def test_a_pattern_that_names_no_route_filters_names_only(gateway, routes, models_called, async_client):
+    """`claude-*` names no route (none has it as pattern or upstream model): every Claude name may pass."""
+    _, secret = await sync_to_async(make_key)(gateway["key"].user, allowed_models="claude-*")
+    assert (await _post(async_client, secret, "claude-opus-4-8")).status_code == 200
     assert (await _post(async_client, secret, "claude-haiku-4-5")).status_code == 200
-    assert (await _post(async_client, secret, "claude-opus-4-8")).status_code == 403
-    assert models_called == ["gpt-cheap"]
+    assert (await _post(async_client, secret, "gpt-4o")).status_code == 403
+    assert models_called == ["gpt-expensive", "gpt-cheap"]
 
 
 async def test_a_fallback_the_key_may_not_use_is_skipped(gateway, routes, upstream, async_client):
