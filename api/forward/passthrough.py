@@ -21,7 +21,7 @@ from api.forward.attempts import retry_delay
 from api.forward.sse import encode_events
 from api.http.scrub import ErrorEventScrubber, scrub, scrub_bytes
 from api.providers.clients import Upstream, client_for
-from api.providers.errors import RETRYABLE_STATUSES, ProviderError, from_httpx, from_status
+from api.providers.errors import RETRYABLE_STATUSES, ProviderError, from_httpx, from_status, read_whole
 from api.providers.headers import allowed_extra_headers
 from api.translate.errors import from_upstream
 from api.translate.mapping import tokens_for_chars
@@ -85,12 +85,7 @@ async def forward(ex: Exchange, request: HttpRequest, body: JSON, route: RouteIn
         )
         _copy_headers(upstream.headers, response, ex)
         return response
-    try:
-        raw = await upstream.aread()
-    except httpx.HTTPError as exc:
-        raise from_httpx(exc, "reading the upstream response") from exc
-    finally:
-        await upstream.aclose()
+    raw = await read_whole(upstream)
     if upstream.status_code // 100 != 2:
         raw = scrub_bytes(raw)  # an error body may quote the key; a JSON shape survives the redaction
     ex.response_body = raw

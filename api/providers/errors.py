@@ -29,5 +29,15 @@ def from_status(status: int, body: bytes, headers: httpx.Headers) -> ProviderErr
     return ProviderError(error, retryable=status in RETRYABLE_STATUSES and error.should_retry is not False)
 
 
+async def read_whole(response: httpx.Response) -> bytes:
+    """The whole body, the response closed either way; a broken read is a retryable ProviderError."""
+    try:
+        return await response.aread()
+    except httpx.HTTPError as exc:
+        raise from_httpx(exc, "reading the upstream response") from exc
+    finally:
+        await response.aclose()
+
+
 def bad_response(detail: str) -> ProviderError:
     return ProviderError(errors.bad_upstream_response(detail))

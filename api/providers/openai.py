@@ -13,7 +13,7 @@ import httpx
 import orjson
 
 from api.providers.clients import Upstream
-from api.providers.errors import ProviderError, bad_response, from_httpx, from_status
+from api.providers.errors import ProviderError, bad_response, from_httpx, from_status, read_whole
 from api.providers.headers import allowed_extra_headers
 from api.translate.sse import SSEDecoder
 from routing.resolve import ProviderInfo
@@ -60,13 +60,7 @@ async def open_response(client: Upstream, provider: ProviderInfo, body: dict) ->
 
 async def complete(client: Upstream, provider: ProviderInfo, body: dict) -> dict:
     """A non-streaming completion as a dict; HTML, truncated or non-object JSON is a 502."""
-    response = await open_response(client, provider, body)
-    try:
-        raw = await response.aread()
-    except httpx.HTTPError as exc:
-        raise from_httpx(exc, "reading the upstream response") from exc
-    finally:
-        await response.aclose()
+    raw = await read_whole(await open_response(client, provider, body))
     return _json_object(raw, "the upstream's response")
 
 
