@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
-from tests.fakes.openai_upstream import FakeUpstream, Recorded
+from tests.fakes.openai_upstream import FakeUpstream, Recorded, read_body
 
 SHAPES = ("plain", "in-token", "x-api-key", "url-encoded", "head", "tail", "header", "stream-error")
 """`header` answers 429 with the key in relayed headers; `stream-error` answers 200 and then an
@@ -92,12 +92,7 @@ class EchoUpstream(FakeUpstream):
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         with self._lock:
             self.requests.append(Recorded(scope["method"], scope["path"], "", headers, None, raw))

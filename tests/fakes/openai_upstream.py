@@ -33,6 +33,16 @@ from typing import Any
 import uvicorn
 
 
+async def read_body(receive) -> bytes:
+    """The whole request body from ASGI `http.request` messages."""
+    raw = b""
+    while True:
+        message = await receive()
+        raw += message.get("body", b"")
+        if not message.get("more_body"):
+            return raw
+
+
 @dataclass(frozen=True, kw_only=True)
 class Reply:
     model: str | None = None  # only requests for this upstream model take the reply; None: any
@@ -149,12 +159,7 @@ class FakeUpstream:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await read_body(receive)
         try:
             body = json.loads(raw) if raw else None
         except ValueError:

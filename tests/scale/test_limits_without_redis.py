@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.servers import GatewayDidNotStart, gateway_env, start_gateway, stop
+from tests.e2e.servers import gateway_env
 from tests.fakes.openai_upstream import FakeUpstream, Text
-from tests.scale.test_multi_worker import WORKERS, Cluster, close_all, stop_leftover_workers, wait_for_workers
+from tests.scale.cluster import Cluster, close_all, serving_cluster
 from tests.scale.workers import Connection, Reply
 
 pytestmark = pytest.mark.e2e
@@ -29,21 +29,10 @@ LEFT = re.compile(r"has (\d+) tokens left of its budget of (\d+) tokens .* may u
 def cluster(tmp_path_factory) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp("limits-without-redis")
     with FakeUpstream(record=False).running() as fake:
-        env = {**gateway_env(tmp, fake.base_url), "WORKERS": str(WORKERS), "TMPDIR": str(tmp)}
+        env = {**gateway_env(tmp, fake.base_url), "TMPDIR": str(tmp)}
         assert "CACHE_URL" not in env and env["DATABASE_URL"].startswith("sqlite")
-        try:
-            gw = start_gateway(tmp, env)
-        except GatewayDidNotStart as exc:
-            pytest.fail(str(exc), pytrace=False)
-        pids: list[int] = []
-        try:
-            port = int(gw.url.rsplit(":", 1)[1])
-            pids = wait_for_workers(gw, port)
-            assert len(pids) == WORKERS, f"serve {gw.process.pid} has workers {pids}:\n{gw.log_text()[-4000:]}"
-            yield Cluster(gw, port, pids, env["DATABASE_URL"], fake)
-        finally:
-            stop(gw.process)
-            stop_leftover_workers(pids)
+        with serving_cluster(tmp, env, fake) as cluster:
+            yield cluster
 
 
 def post(conn: Connection, key: str, *, max_tokens: int, stream: bool = False) -> Reply:

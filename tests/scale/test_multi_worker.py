@@ -11,31 +11,25 @@ never the snapshots' time to live.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from routing.keys import DISPLAY_LENGTH
-from tests.e2e.servers import CLIENT_KEY, REPO, Gateway, GatewayDidNotStart, gateway_env, start_gateway, stop
+from tests.e2e.servers import CLIENT_KEY, REPO, gateway_env, stop
 from tests.fakes.openai_upstream import Error, FakeUpstream, Text
 from tests.scale import services as svc
-from tests.scale.workers import Connection, Reply, connections_per_worker, worker_pids
+from tests.scale.cluster import WORKERS, Cluster, close_all, serving_cluster
+from tests.scale.workers import Connection, Reply
 
 pytestmark = pytest.mark.e2e
 
-WORKERS = 2
 METRICS_TOKEN = "scale-metrics-token"
 RPM = 5
 REVOKE_BOUND = 1.0  # seconds after `revoke_key` returns within which every worker refuses the key
@@ -51,44 +45,6 @@ SERIES = (
 )
 
 
-@dataclass
-class Cluster:
-    gateway: Gateway
-    port: int
-    workers: list[int]
-    database_url: str
-    fake: FakeUpstream
-    messages: list[Reply] = field(default_factory=list)  # every /v1/messages answer, for the usage log check
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def post(self, conn: Connection, key: str, *, stream: bool = False, text: str = "hi") -> Reply:
-        body = {
-            "model": "claude-sonnet-4-5",
-            "max_tokens": 64,
-            "stream": stream,
-            "messages": [{"role": "user", "content": text}],
-        }
-        reply = conn.request("POST", "/v1/messages", body, {"x-api-key": key, "anthropic-version": "2023-06-01"})
-        with self._lock:
-            self.messages.append(reply)
-        return reply
-
-    def connections(self, per_worker: int) -> dict[int, list[Connection]]:
-        return connections_per_worker(self.port, self.workers, per_worker)
-
-    def log_tail(self, chars: int = 6000) -> str:
-        return self.gateway.log_text()[-chars:]
-
-
-def wait_for_workers(gw: Gateway, port: int, timeout: float = 60.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = worker_pids(gw.process.pid, port)
-        if len(found) == WORKERS or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[Cluster]:
     found = svc.services()
@@ -98,50 +54,13 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
             **gateway_env(tmp, fake.base_url),
             "DATABASE_URL": database_url,
             "CACHE_URL": svc.private_cache(found),
-            "WORKERS": str(WORKERS),
             "METRICS_TOKEN": METRICS_TOKEN,
             "CACHE_SECONDS": "600",
             "TMPDIR": str(tmp),  # serve's metrics folder for the workers lands here
         }
-        try:
-            gw = start_gateway(tmp, env)
-        except GatewayDidNotStart as exc:
-            pytest.fail(str(exc), pytrace=False)
-        pids: list[int] = []
-        try:
-            svc.number_keys_from_random(database_url)  # migrated by serve before it listens
-            port = int(gw.url.rsplit(":", 1)[1])
-            pids = wait_for_workers(gw, port)
-            assert len(pids) == WORKERS, f"serve {gw.process.pid} has workers {pids}:\n{gw.log_text()[-4000:]}"
-            yield Cluster(gw, port, pids, database_url, fake)
-        finally:
-            stop(gw.process)
-            stop_leftover_workers(pids)
-
-
-def stop_leftover_workers(pids: list[int], timeout: float = 10.0) -> None:
-    """uvicorn's supervisor stops its workers; should one outlive it (the supervisor was killed), end it."""
-    deadline = time.monotonic() + timeout
-    for pid in pids:
-        while running(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if running(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie (an exited worker nobody has reaped yet)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-
-
-def close_all(pinned: dict[int, list[Connection]]) -> None:
-    for conns in pinned.values():
-        for conn in conns:
-            conn.close()
+        # Migrated by serve before it listens.
+        with serving_cluster(tmp, env, fake, started=lambda: svc.number_keys_from_random(database_url)) as cluster:
+            yield cluster
 
 
 def test_a_per_key_rate_limit_holds_across_both_workers(cluster):
