@@ -21,6 +21,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from api.providers.headers import allowed_extra_headers
 from routing import credentials
 from routing.resolve import ProviderInfo, RouteInfo, compile_pattern
 
@@ -94,7 +95,7 @@ def provider_info(p) -> ProviderInfo:
         api_key=p.api_key,
         profile=p.profile,
         api_version=p.api_version,
-        extra_headers={str(k): str(v) for k, v in (p.extra_headers or {}).items()},
+        extra_headers=allowed_extra_headers(p.extra_headers or {}),
         connect_timeout=p.connect_timeout,
         read_timeout=p.read_timeout,
         first_byte_timeout=p.first_byte_timeout,

@@ -15,6 +15,7 @@ a period needs them (`Outcome.missing` -> `seed`) and live until the period ends
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import os
 import sqlite3
@@ -28,6 +29,7 @@ import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+log = logging.getLogger("api.admission.counters")
 HOLD_LIFETIME = 24 * 3600
 """A hold not settled by then (its process died and no journal replayed it) is forgotten."""
 LOCK_WAIT = 2.0
@@ -114,10 +116,9 @@ class LocalCounters:
         missing = []
         for check in checks:
             if check.window:
-                first = second - check.window
-                db.execute("DELETE FROM bucket WHERE name = ? AND second < ?", (check.name, first))
                 used, oldest = db.execute(
-                    "SELECT COALESCE(SUM(amount), 0), MIN(second) FROM bucket WHERE name = ?", (check.name,)
+                    "SELECT COALESCE(SUM(amount), 0), MIN(second) FROM bucket WHERE name = ? AND second >= ?",
+                    (check.name, second - check.window),
                 ).fetchone()
                 if used + check.amount > check.limit:
                     wait = retry_after(oldest, check.window, now) if oldest is not None else None
@@ -165,7 +166,7 @@ class LocalCounters:
 
     @staticmethod
     def _cleanup(db: sqlite3.Connection, now: float) -> None:
-        """Counters nobody asked about for an hour, ended periods and orphaned holds."""
+        """Buckets past every window (an hour, the longest `within_rate` may ask), ended periods, orphaned holds."""
         db.execute("DELETE FROM bucket WHERE second < ?", (int(now) - 3600,))
         db.execute("DELETE FROM budget WHERE expires <= ?", (now,))
         db.execute("DELETE FROM hold WHERE created < ?", (now - HOLD_LIFETIME,))
@@ -175,12 +176,26 @@ class LocalCounters:
         db = getattr(self._local, "db", None)
         if db is None or self._local.pid != os.getpid():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=LOCK_WAIT, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a killed process, cheap commits
-            db.executescript(_SCHEMA)
-            db.execute("PRAGMA busy_timeout=0")  # from here on, waits are ours (see _begin)
+            try:
+                db = self._open()
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise
+                log.error("limit counters file %s is unreadable (%s): starting it anew", self.path, exc)
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                db = self._open()
             self._local.db, self._local.pid = db, os.getpid()
+        return db
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=LOCK_WAIT, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        # No fsync, ever: a commit is in the page cache, which survives a killed process; a power cut
+        # may lose or spoil the file, which is then made anew (windows restart, budgets reload).
+        db.execute("PRAGMA synchronous=OFF")
+        db.executescript(_SCHEMA)
+        db.execute("PRAGMA busy_timeout=0")  # from here on, waits are ours (see _begin)
         return db
 
     def _transaction(self, work):

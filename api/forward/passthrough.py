@@ -22,7 +22,6 @@ from api.forward.sse import encode_events
 from api.http.scrub import ErrorEventScrubber, scrub, scrub_bytes
 from api.providers.clients import Upstream, client_for
 from api.providers.errors import RETRYABLE_STATUSES, ProviderError, from_httpx, from_status, read_whole
-from api.providers.headers import allowed_extra_headers
 from api.translate.errors import from_upstream
 from api.translate.mapping import tokens_for_chars
 from api.translate.passthrough import prepare_body
@@ -48,7 +47,7 @@ def upstream_headers(request: HttpRequest | None, provider: ProviderInfo) -> dic
         headers.update((k, v) for k, v in request.headers.items() if k.lower().startswith("x-stainless-"))
     headers.setdefault("anthropic-version", "2023-06-01")
     headers.update(
-        {"content-type": "application/json", "accept-encoding": "identity", **allowed_extra_headers(provider)}
+        {"content-type": "application/json", "accept-encoding": "identity", **provider.extra_headers}
     )
     if provider.api_key:
         headers["x-api-key"] = provider.api_key

@@ -3,15 +3,13 @@
 An extra `content-length` or `transfer-encoding` desynchronises the request framing, `host` or
 `proxy-*` redirect it, and `authorization` / `x-api-key` / `api-key` would override (or duplicate)
 the provider's own key. The admin and the model refuse them (`Provider.clean`), env sync drops them
-from CUSTOM_HEADER_*, and `allowed_extra_headers` filters them where upstream headers are built, as
-the last guard for rows saved some other way.
+from CUSTOM_HEADER_*, and `allowed_extra_headers` filters them out of every provider snapshot the
+hot path reads (routing/snapshot.py), as the last guard for rows saved some other way.
 """
 
 from __future__ import annotations
 
 import re
-
-from routing.resolve import ProviderInfo
 
 FORBIDDEN_HEADERS = frozenset(
     {
@@ -49,6 +47,7 @@ def header_problem(name: object, value: object) -> str | None:
     return None
 
 
-def allowed_extra_headers(provider: ProviderInfo) -> dict[str, str]:
-    """The provider's extra headers without any that `header_problem` refuses."""
-    return {k: v for k, v in provider.extra_headers.items() if header_problem(k, v) is None}
+def allowed_extra_headers(headers: dict) -> dict[str, str]:
+    """Stored extra headers without any that `header_problem` refuses; applied once per provider
+    snapshot (routing/snapshot.py), so every upstream call sends only these."""
+    return {k: v for k, v in headers.items() if header_problem(k, v) is None}

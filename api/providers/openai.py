@@ -14,7 +14,6 @@ import orjson
 
 from api.providers.clients import Upstream
 from api.providers.errors import ProviderError, bad_response, from_httpx, from_status, read_whole
-from api.providers.headers import allowed_extra_headers
 from api.translate.sse import SSEDecoder
 from routing.resolve import ProviderInfo
 
@@ -30,7 +29,7 @@ def chat_url(provider: ProviderInfo) -> str:
 
 def upstream_headers(provider: ProviderInfo) -> dict[str, str]:
     headers = {"content-type": "application/json", "accept-encoding": "gzip, deflate"}
-    headers.update(allowed_extra_headers(provider))
+    headers.update(provider.extra_headers)  # filtered when the snapshot was made
     if provider.api_key:
         if provider.profile == "azure":
             headers["api-key"] = provider.api_key

@@ -127,3 +127,12 @@ def test_local_counters_hold_across_processes(tmp_path):
     for w in workers:
         w.join(timeout=30)
     assert sum(admitted) == 150, admitted
+
+
+def test_a_spoiled_counters_file_is_started_anew(tmp_path):
+    """After a power cut the file may be garbage: the counters start empty instead of refusing everyone."""
+    path = tmp_path / "limits.sqlite3"
+    path.write_bytes(b"not a database" * 512)
+    counters = LocalCounters(path)
+    assert counters.reserve("r1", [rpm(1)], NOW).admitted
+    assert not counters.reserve("r2", [rpm(1)], NOW).admitted
