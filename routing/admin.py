@@ -19,6 +19,10 @@ from routing import (
     usage_stats,
 )
 from routing.models import ModelRoute, Provider, ProxyKey, RouteFallback
+from routing.snapshot import SECRET_HEADER_NAME
+
+STORED = "(stored)"
+"""What the admin shows instead of a credential header's value."""
 
 
 class ProviderForm(forms.ModelForm):
@@ -36,6 +40,31 @@ class ProviderForm(forms.ModelForm):
     class Meta:
         model = Provider
         fields = "__all__"
+        help_texts = {
+            "extra_headers": "Sent with every upstream call. Values of headers named like a credential (auth, key,"
+            f" token, secret...) are write-only: they show as {STORED!r}; keep that to keep the value."
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = self.instance.extra_headers if self.instance.pk else None
+        if isinstance(stored, dict):
+            self.initial["extra_headers"] = {
+                name: STORED if SECRET_HEADER_NAME.search(str(name)) else value for name, value in stored.items()
+            }
+
+    def clean_extra_headers(self):
+        """A credential header left as shown keeps its stored value; a new one must be given in full."""
+        headers = self.cleaned_data.get("extra_headers")
+        stored = (self.instance.extra_headers if self.instance.pk else None) or {}
+        if not isinstance(headers, dict):
+            return headers
+        for name, value in headers.items():
+            if value == STORED:
+                if name not in stored:
+                    raise forms.ValidationError(f"Enter the value of {name!r}: nothing is stored for it yet.")
+                headers[name] = stored[name]
+        return headers
 
     def clean(self):
         """Apply the key fields to the instance with the others, so the model's own rules
