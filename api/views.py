@@ -117,11 +117,12 @@ async def admit(request: HttpRequest, ex: Exchange, *, counting: bool = False) -
     ex.record.requested_model = body["model"][:200]
     ex.record.stream = bool(body.get("stream")) and not counting
     check_model_allowed(caller, body["model"])
-    route = await resolve_route(body["model"], caller)
+    routes = await snapshot.routes.get()
+    route = resolve_route(body["model"], caller, routes)
     ex.routed(route)
-    check_route_allowed(caller, body["model"], route, await snapshot.routes.get())
+    check_route_allowed(caller, body["model"], route, routes)
     if not counting:
-        ex.hold = await reserve(caller, body, route, len(request.body), ex.request_id)
+        ex.hold = await reserve(caller, body, route, routes, len(request.body), ex.request_id)
     ex.admitted()
     return caller, body, route
 

@@ -47,3 +47,21 @@ def make_key(user=None, **overrides) -> tuple[ProxyKey, str]:
     new = keys.make_key()
     key = ProxyKey.objects.create(user=user, prefix=new.prefix, secret_hash=new.digest, **overrides)
     return key, new.secret
+
+
+def provider_form(provider: Provider, **fields) -> dict:
+    """The admin's provider change form as a browser posts it: the provider as stored, `fields` changed."""
+    return {
+        "name": provider.name,
+        "kind": "openai",
+        "profile": "openai",
+        "base_url": provider.base_url,
+        "api_key": "",
+        "extra_headers": "{}",
+        "connect_timeout": "10",
+        "read_timeout": "90",
+        "first_byte_timeout": "600",
+        "max_retries": "0",
+        "enabled": "on",
+        **fields,
+    }

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Permission
 
 from routing.admin import STORED
 from routing.models import Provider
-from tests.factories import make_provider, make_user
+from tests.factories import make_provider, make_user, provider_form
 
 pytestmark = pytest.mark.django_db
 
@@ -30,19 +30,7 @@ def staff(client):
 
 
 def _save(client, provider: Provider, headers: dict):
-    data = {
-        "name": provider.name,
-        "kind": "openai",
-        "profile": "openai",
-        "base_url": provider.base_url,
-        "api_key": "",
-        "extra_headers": json.dumps(headers),
-        "connect_timeout": "10",
-        "read_timeout": "90",
-        "first_byte_timeout": "600",
-        "max_retries": "0",
-        "enabled": "on",
-    }
+    data = provider_form(provider, extra_headers=json.dumps(headers))
     return client.post(f"/admin/routing/provider/{provider.pk}/change/", data)
 
 

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from api.forward.connection_test import probe_all
 from routing import snapshot
 from routing.models import KEY_FOR_NEW_HOST, Provider
-from tests.factories import make_provider, make_route, make_user
+from tests.factories import make_provider, make_route, make_user, provider_form
 from tests.integration.conftest import completion
 from tests.respx_aiohttp import AiohttpTransportMocker
 
@@ -40,20 +40,7 @@ def change_only_client(client):
 
 
 def _post(client, provider: Provider, base_url: str, **fields):
-    data = {
-        "name": provider.name,
-        "kind": "openai",
-        "profile": "openai",
-        "base_url": base_url,
-        "api_key": "",
-        "extra_headers": "{}",
-        "connect_timeout": "10",
-        "read_timeout": "90",
-        "first_byte_timeout": "600",
-        "max_retries": "0",
-        "enabled": "on",
-        **fields,
-    }
+    data = provider_form(provider, base_url=base_url, **fields)
     return client.post(f"/admin/routing/provider/{provider.pk}/change/", data)
 
 

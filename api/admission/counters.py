@@ -44,8 +44,6 @@ class Check:
     window: int = 0
     """Seconds of a sliding window; 0 for a budget counter."""
     settles: bool = True
-    ttl: int = 0
-    """Budget counters: seconds from now until the counter may be forgotten (its period's end)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +64,7 @@ class Counters(Protocol):
 
     def reserve(self, hold_id: str, checks: list[Check], now: float) -> Outcome: ...
     def seed(self, name: str, value: int, ttl: int, now: float) -> None: ...
-    def settle(self, hold_id: str, amount: int, now: float) -> bool: ...
+    def settle(self, hold_id: str, amount: int) -> bool: ...
     def clear(self) -> None: ...
 
 
@@ -103,7 +101,7 @@ class LocalCounters:
 
         self._transaction(work)
 
-    def settle(self, hold_id: str, amount: int, now: float) -> bool:
+    def settle(self, hold_id: str, amount: int) -> bool:
         return self._transaction(lambda db: self._settle(db, hold_id, amount))
 
     def clear(self) -> None:

@@ -8,15 +8,15 @@ import redis
 
 from api.admission.counters import HOLD_LIFETIME, Check, Outcome, retry_after
 
-# KEYS: the hold, then one counter per check. ARGV: now (s), hold lifetime, then 5 per check:
-# window (0: budget), limit, amount, settles (0/1), ttl. Windows are hashes second -> amount; budgets are
+# KEYS: the hold, then one counter per check. ARGV: now (s), hold lifetime, then 4 per check:
+# window (0: budget), limit, amount, settles (0/1). Windows are hashes second -> amount; budgets are
 # hashes a (amount) and e (expiry, in the callers' clock, so time can be injected as for the SQLite store).
 _RESERVE = """
 local now = tonumber(ARGV[1])
 local second = math.floor(now)
 local missing = {}
 for i = 2, #KEYS do
-  local a = 3 + (i - 2) * 5
+  local a = 3 + (i - 2) * 4
   local window, limit, amount = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   if window > 0 then
     local used, oldest = 0, nil
@@ -43,7 +43,7 @@ end
 if #missing > 0 then return {'missing', unpack(missing)} end
 local entries = {}
 for i = 2, #KEYS do
-  local a = 3 + (i - 2) * 5
+  local a = 3 + (i - 2) * 4
   local window, amount = tonumber(ARGV[a]), tonumber(ARGV[a + 2])
   if window > 0 then
     redis.call('HINCRBY', KEYS[i], second, amount)
@@ -101,7 +101,7 @@ class RedisCounters:
     def reserve(self, hold_id: str, checks: list[Check], now: float) -> Outcome:
         args: list = [repr(now), HOLD_LIFETIME]
         for c in checks:
-            args += [c.window, c.limit, c.amount, int(c.settles), c.ttl]
+            args += [c.window, c.limit, c.amount, int(c.settles)]
         keys = [self.prefix + "hold:" + hold_id, *(self.prefix + c.name for c in checks)]
         reply = self._reserve(keys=keys, args=args)
         verdict = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
@@ -116,7 +116,7 @@ class RedisCounters:
     def seed(self, name: str, value: int, ttl: int, now: float) -> None:
         self._seed(keys=[self.prefix + name], args=[repr(now), value, ttl])
 
-    def settle(self, hold_id: str, amount: int, now: float) -> bool:
+    def settle(self, hold_id: str, amount: int) -> bool:
         return bool(self._settle(keys=[self.prefix + "hold:" + hold_id], args=[amount]))
 
     def clear(self) -> None:

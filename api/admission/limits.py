@@ -28,7 +28,6 @@ from api.http.errors import GatewayError
 from api.translate.errors import ApiError
 from api.translate.tokens import input_bound
 from api.translate.types import JSON
-from routing import snapshot
 from routing.periods import Period, period_of
 from routing.resolve import RouteInfo, reachable_routes
 from routing.snapshot import KeyInfo, usable_connection
@@ -111,18 +110,20 @@ def _checks(key: KeyInfo, amount: int, now: float) -> list[Check]:
     if key.tpm_limit:
         checks.append(Check(f"tpm:key:{key.id}", key.tpm_limit, amount, window=WINDOW))
     if key.budget_tokens:
-        _, name, ttl = _budget(key, now)
-        checks.append(Check(name, key.budget_tokens, amount, ttl=ttl))
+        _, name, _ = _budget(key, now)
+        checks.append(Check(name, key.budget_tokens, amount))
     return checks
 
 
-async def reserve(caller: Caller, body: JSON, route: RouteInfo, body_size: int, hold_id: str) -> str | None:
+async def reserve(
+    caller: Caller, body: JSON, route: RouteInfo, routes: Sequence[RouteInfo], body_size: int, hold_id: str
+) -> str | None:
     """Reserve the request's cost on every limit of its key; its hold id, or None when nothing limits it.
     Raises the 429 of the first limit the reservation does not fit."""
     key = caller.key
     if key is None or not (key.rpm_limit or key.tpm_limit or key.budget_tokens):
         return None
-    reachable = reachable_routes(route, await snapshot.routes.get(), caller.user_id, caller.group_ids)
+    reachable = reachable_routes(route, routes, caller.user_id, caller.group_ids)
     amount = input_bound(body, body_size) + output_bound(body, reachable)
     now = time.time()
     checks = _checks(key, amount, now)
@@ -136,21 +137,18 @@ async def reserve(caller: Caller, body: JSON, route: RouteInfo, body_size: int, 
 
 
 def settle(hold_id: str, tokens: int) -> None:
-    """The request has ended: its reservation becomes the tokens it used. Never raises."""
-    counters = store()
-    try:
-        if counters.blocking and _running_loop():
-            asyncio.get_running_loop().run_in_executor(None, _settle_quietly, hold_id, tokens)
-        else:
-            counters.settle(hold_id, tokens, time.time())
-    except Exception:  # the counters' store is down: the reservation stays (conservative), the request ends
-        log.exception("settling the limits of request %s failed", hold_id)
+    """The request has ended: its reservation becomes the tokens it used. Never raises; on Redis it
+    runs off the event loop."""
+    if store().blocking and _running_loop():
+        asyncio.get_running_loop().run_in_executor(None, _settle_quietly, hold_id, tokens)
+    else:
+        _settle_quietly(hold_id, tokens)
 
 
 def _settle_quietly(hold_id: str, tokens: int) -> None:
     try:
-        store().settle(hold_id, tokens, time.time())
-    except Exception:
+        store().settle(hold_id, tokens)
+    except Exception:  # the counters' store is down: the reservation stays (conservative), the request ends
         log.exception("settling the limits of request %s failed", hold_id)
 
 

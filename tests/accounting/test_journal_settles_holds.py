@@ -18,7 +18,7 @@ BUDGET = "budget:key:7:day@2027-03-01T00:00:00+00:00"
 
 
 def budget(amount: int) -> Check:
-    return Check(BUDGET, 1000, amount, ttl=3600)
+    return Check(BUDGET, 1000, amount)
 
 
 def opened(request_id: str, hold: str | None, output_tokens: int) -> list[dict]:
@@ -35,7 +35,7 @@ def used_now() -> int:
     for used in range(1001):
         outcome = store().reserve("probe", [budget(1000 - used)], now)
         if outcome.admitted:
-            store().settle("probe", 0, now)
+            store().settle("probe", 0)
             return used
     raise AssertionError("the budget is over its limit")
 
@@ -45,7 +45,7 @@ def test_an_interrupted_requests_reservation_becomes_the_tokens_it_had_streamed(
     store().seed(BUDGET, 100, 3600, now)
     assert store().reserve("req_cut", [budget(600)], now).admitted  # input estimate + max_tokens
     assert store().reserve("req_done_before", [budget(50)], now).admitted
-    store().settle("req_done_before", 20, now)  # this one had settled before the crash
+    store().settle("req_done_before", 20)  # this one had settled before the crash
     assert used_now() == 100 + 600 + 20
 
     dead_journal(

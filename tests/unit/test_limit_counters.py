@@ -40,7 +40,7 @@ def tpm(limit: int, amount: int) -> Check:
 
 
 def budget(limit: int, amount: int, name: str = "budget:key:1:month@2027-03-01T00:00:00+00:00") -> Check:
-    return Check(name, limit, amount, ttl=3600)
+    return Check(name, limit, amount)
 
 
 def test_a_window_admits_its_limit_and_refuses_the_next_with_a_wait(counters):
@@ -83,8 +83,8 @@ def test_settling_replaces_the_reservation_with_the_real_use_once(counters):
     counters.seed(budget(100, 0).name, 0, 3600, NOW)
     assert counters.reserve("r1", [tpm(1000, 90), budget(100, 90)], NOW).admitted
     assert not counters.reserve("r2", [budget(100, 20)], NOW).admitted  # 90 held
-    assert counters.settle("r1", 25, NOW + 1)
-    assert not counters.settle("r1", 25, NOW + 1)  # a replay after the request's own settle
+    assert counters.settle("r1", 25)
+    assert not counters.settle("r1", 25)  # a replay after the request's own settle
     assert counters.reserve("r3", [budget(100, 75)], NOW + 2).admitted  # 25 + 75 = 100 fits exactly
     assert not counters.reserve("r4", [budget(100, 1)], NOW + 2).admitted
     refused = counters.reserve("r5", [tpm(125, 101)], NOW + 2)
@@ -98,7 +98,7 @@ def test_budget_counters_of_different_periods_never_share_a_name(counters):
         counters.seed(name, 0, 3600, NOW)
     for name in names:
         assert counters.reserve(f"r-{name}", [budget(100, 60, name)], NOW).admitted
-        counters.settle(f"r-{name}", 60, NOW)
+        counters.settle(f"r-{name}", 60)
     assert [counters.reserve(f"x-{name}", [budget(100, 40, name)], NOW).admitted for name in names] == [True] * 3
 
 
