@@ -18,7 +18,7 @@ from routing import (
     keys,
     usage_stats,
 )
-from routing.models import ModelRoute, Provider, ProxyKey, RouteFallback
+from routing.models import ModelRoute, Provider, ProxyKey, RouteFallback, RouteTarget
 from routing.snapshot import SECRET_HEADER_NAME
 
 STORED = "(stored)"
@@ -91,6 +91,19 @@ class ProviderAdmin(admin.ModelAdmin):
             "Limits",
             {"fields": ("connect_timeout", "read_timeout", "first_byte_timeout", "max_retries", "max_output_tokens")},
         ),
+        (
+            "Account limits and health",
+            {
+                "fields": (
+                    "rpm_limit",
+                    "tpm_limit",
+                    "circuit_failures",
+                    "circuit_window",
+                    "circuit_cooldown",
+                    "allow_direct",
+                )
+            },
+        ),
         (None, {"fields": ("created_at", "updated_at")}),
     )
 
@@ -139,17 +152,52 @@ class RouteFallbackInline(admin.TabularInline):
     autocomplete_fields = ("fallback",)
 
 
+class TargetFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        """At least one target, all of one provider kind (a route is translated or passed through, not both)."""
+        super().clean()
+        kept = [f.cleaned_data for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        if not kept:
+            raise forms.ValidationError("A route needs at least one target.")
+        kinds = {row["provider"].kind for row in kept if row.get("provider")}
+        if len(kinds) > 1:
+            raise forms.ValidationError(
+                "A route's targets must all be of one provider kind: " + ", ".join(sorted(kinds)) + "."
+            )
+
+
+class RouteTargetInline(admin.TabularInline):
+    model = RouteTarget
+    formset = TargetFormSet
+    extra = 0
+    min_num = 1
+    fields = ("provider", "model", "weight", "position", "share_last_hour")
+    readonly_fields = ("share_last_hour",)
+
+    @admin.display(description="Share of the last hour")
+    def share_last_hour(self, obj: RouteTarget) -> str:
+        if not obj.pk:
+            return "—"
+        return usage_stats.target_share(obj)
+
+
 @admin.register(ModelRoute)
 class ModelRouteAdmin(admin.ModelAdmin):
-    list_display = ("pattern", "priority", "provider", "target_model", "max_tokens_cap", "scope", "enabled", "source")
-    list_display_links = ("pattern",)
+    list_display = ("name", "pattern", "priority", "targets_display", "strategy", "scope", "enabled", "source")
+    list_display_links = ("name",)
     list_editable = ("priority", "enabled")
-    list_filter = ("enabled", "provider", "managed_by_env", "long_context")
-    list_select_related = ("provider",)
-    search_fields = ("pattern", "target_model", "note")
+    list_filter = ("enabled", "strategy", "targets__provider", "managed_by_env", "long_context")
+    search_fields = ("name", "pattern", "targets__model", "note")
     filter_horizontal = ("users", "groups")
     readonly_fields = ("managed_by_env",)
-    inlines = (RouteFallbackInline,)
+    inlines = (RouteTargetInline, RouteFallbackInline)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("targets__provider")
+
+    @admin.display(description="Targets")
+    def targets_display(self, obj: ModelRoute) -> str:
+        return ", ".join(f"{t} (weight {t.weight})" if t.weight != 1 else str(t) for t in obj.targets.all())
 
     @admin.display(description="Scope")
     def scope(self, obj: ModelRoute) -> str:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from api.providers.headers import header_problem
-from routing.models import ModelRoute, Provider
+from routing.models import ModelRoute, Provider, unique_route_name
 
 log = logging.getLogger("routing.env_sync")
 ENV_PROVIDER = "env"
@@ -21,6 +21,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 @dataclass(frozen=True)
 class EnvRoute:
+    name: str
     priority: int
     pattern: str
     target_model: str
@@ -29,10 +30,10 @@ class EnvRoute:
 def env_routes() -> list[EnvRoute]:
     # Priorities above 1000 leave room for admin-made routes to take precedence.
     return [
-        EnvRoute(1000, "*haiku*", settings.SMALL_MODEL),
-        EnvRoute(1001, "*sonnet*", settings.MIDDLE_MODEL),
-        EnvRoute(1002, "*opus*", settings.BIG_MODEL),
-        EnvRoute(1099, "*", settings.BIG_MODEL),
+        EnvRoute("env-haiku", 1000, "*haiku*", settings.SMALL_MODEL),
+        EnvRoute("env-sonnet", 1001, "*sonnet*", settings.MIDDLE_MODEL),
+        EnvRoute("env-opus", 1002, "*opus*", settings.BIG_MODEL),
+        EnvRoute("env-default", 1099, "*", settings.BIG_MODEL),
     ]
 
 
@@ -89,14 +90,16 @@ def sync_env_provider() -> Provider | None:
     provider.save()
 
     wanted = {r.pattern: r for r in env_routes()}
-    managed = ModelRoute.objects.filter(provider=provider, managed_by_env=True)
+    managed = ModelRoute.objects.filter(managed_by_env=True)
     managed.exclude(pattern__in=wanted).delete()
     existing = {r.pattern: r for r in managed}
     for pattern, spec in wanted.items():
-        route = existing.get(pattern) or ModelRoute(provider=provider, pattern=pattern, managed_by_env=True)
+        route = existing.get(pattern) or ModelRoute(pattern=pattern, managed_by_env=True)
+        route.name = route.name or unique_route_name(spec.name, ModelRoute.objects.all())
         route.priority = spec.priority
-        route.target_model = spec.target_model
         route.enabled = True
         route.note = "Managed by the environment (OPENAI_BASE_URL, BIG/MIDDLE/SMALL_MODEL)."
         route.save()
+        route.targets.exclude(provider=provider).delete()
+        route.targets.update_or_create(provider=provider, defaults={"model": spec.target_model, "weight": 1})
     return provider

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.text import slugify
 
 from api.providers.headers import header_problem
 from api.translate.profiles import PROFILE_NAMES
@@ -45,6 +46,23 @@ class Provider(models.Model):
     max_retries = models.PositiveSmallIntegerField(default=2)
     max_output_tokens = models.PositiveIntegerField(
         null=True, blank=True, help_text="Default cap on max_tokens for this provider's models."
+    )
+    rpm_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="requests per minute",
+        help_text="This account's own limit: the balancer sends other targets the rest.",
+    )
+    tpm_limit = models.PositiveIntegerField(null=True, blank=True, verbose_name="tokens per minute")
+    allow_direct = models.BooleanField(
+        default=False, help_text='Clients may ask for this provider\'s models directly as "PROVIDER,MODEL".'
+    )
+    circuit_failures = models.PositiveSmallIntegerField(
+        default=3, help_text="Failures (connect, timeout, 5xx, 529, 429) within the window that cool it down."
+    )
+    circuit_window = models.PositiveIntegerField(default=60, help_text="Seconds in which failures are counted.")
+    circuit_cooldown = models.PositiveIntegerField(
+        default=30, help_text="Seconds of the first cool-down; it doubles on each trip in a row (to 10 minutes)."
     )
     enabled = models.BooleanField(default=True)
     managed_by_env = models.BooleanField(default=False, editable=False)
@@ -111,12 +129,23 @@ def origin(url: str) -> tuple[str, str, int | None] | str:
 
 
 class ModelRoute(models.Model):
+    class Strategy(models.TextChoices):
+        WEIGHTED = "weighted", "weighted (random by weight, a caller kept on one target)"
+        ORDERED = "ordered", "ordered (the first healthy target)"
+        LEAST_BUSY = "least_busy", "least busy (fewest requests in flight)"
+        LOWEST_LATENCY = "lowest_latency", "lowest latency (time to first byte)"
+
+    name = models.SlugField(
+        max_length=100,
+        unique=True,
+        blank=True,
+        help_text="How the config file and fallbacks name it; blank: from the pattern.",
+    )
     priority = models.IntegerField(default=100, help_text="Lower numbers are tried first.")
     pattern = models.CharField(
         max_length=200, help_text="Glob matched case-insensitively against the requested model, e.g. *haiku*."
     )
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="routes")
-    target_model = models.CharField(max_length=200)
+    strategy = models.CharField(max_length=16, choices=Strategy.choices, default=Strategy.WEIGHTED)
     max_tokens_cap = models.PositiveIntegerField(null=True, blank=True)
     long_context = models.BooleanField(
         default=False, help_text="Preferred fallback when another route fails on context length."
@@ -136,7 +165,39 @@ class ModelRoute(models.Model):
         ordering = ["priority", "id"]
 
     def __str__(self) -> str:
-        return f"{self.pattern} -> {self.provider.name}/{self.target_model}"
+        return self.name or self.pattern
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.name:
+            self.name = unique_route_name(self.pattern, ModelRoute.objects.exclude(pk=self.pk))
+        super().save(*args, **kwargs)
+
+
+def unique_route_name(pattern: str, others) -> str:
+    """A slug from the pattern (`*sonnet*` -> `sonnet`), numbered when another route has it."""
+    base = slugify(pattern.replace("*", " ").replace("?", " "))[:90] or "route"
+    name, n = base, 1
+    while others.filter(name=name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+class RouteTarget(models.Model):
+    """One deployment of a route: a provider and the model it calls there."""
+
+    route = models.ForeignKey(ModelRoute, on_delete=models.CASCADE, related_name="targets")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="targets")
+    model = models.CharField(max_length=200, help_text="The model name the provider knows.")
+    weight = models.PositiveIntegerField(default=1, help_text="Share of requests under the weighted strategy.")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order under the ordered strategy.")
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = "target"
+
+    def __str__(self) -> str:
+        return f"{self.provider.name}/{self.model}"
 
 
 class RouteFallback(models.Model):
@@ -207,6 +268,7 @@ class UsageLog(models.Model):
     endpoint = models.CharField(max_length=40, default="messages")
     requested_model = models.CharField(max_length=200, blank=True)
     route = models.ForeignKey(ModelRoute, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    target = models.ForeignKey(RouteTarget, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     provider_name = models.CharField(max_length=64, blank=True)
     upstream_model = models.CharField(max_length=200, blank=True)

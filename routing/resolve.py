@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,18 +32,53 @@ class ProviderInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class TargetInfo:
+    """One deployment of a route: a provider and the model it calls there."""
+
+    id: int
+    provider: ProviderInfo
+    model: str
+    weight: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class RouteInfo:
+    """A route bound to one of its targets (`provider`, `target_model`): resolution returns it bound to its
+    first target; the balancer picks among `bound`, one copy per target, made once per snapshot."""
+
     id: int
     priority: int
     pattern: str
     provider: ProviderInfo
     target_model: str
+    target_id: int | None = None
+    name: str = ""
+    strategy: str = "weighted"
+    targets: tuple[TargetInfo, ...] = ()
     max_tokens_cap: int | None = None
     long_context: bool = False
     user_ids: frozenset[int] = frozenset()
     group_ids: frozenset[int] = frozenset()
     fallback_ids: tuple[int, ...] = ()
     regex: re.Pattern[str] = field(default=re.compile(""), compare=False, repr=False)
+    bound: tuple[RouteInfo, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.bound:  # a route built without targets (tests, tools) is bound to itself
+            object.__setattr__(self, "bound", (self,))
+
+    @classmethod
+    def over(cls, targets: Sequence[TargetInfo], **fields) -> RouteInfo:
+        """The route bound to its first target, with `bound` holding it bound to each target in turn."""
+        first = targets[0]
+        route = cls(
+            provider=first.provider, target_model=first.model, target_id=first.id, targets=tuple(targets), **fields
+        )
+        rest = (replace(route, provider=t.provider, target_model=t.model, target_id=t.id) for t in targets[1:])
+        copies = (route, *rest)
+        for copy in copies:
+            object.__setattr__(copy, "bound", copies)
+        return route
 
     @property
     def scoped(self) -> bool:

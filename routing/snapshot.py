@@ -23,7 +23,7 @@ from django.db import DatabaseError, connection
 
 from api.providers.headers import allowed_extra_headers
 from routing import credentials
-from routing.resolve import ProviderInfo, RouteInfo, compile_pattern
+from routing.resolve import ProviderInfo, RouteInfo, TargetInfo, compile_pattern
 
 T = TypeVar("T")
 log = logging.getLogger("routing.snapshot")
@@ -110,22 +110,33 @@ def _load_routes() -> tuple[RouteInfo, ...]:
     from routing.models import ModelRoute
 
     rows = (
-        ModelRoute.objects.filter(enabled=True, provider__enabled=True)
-        .select_related("provider")
-        .prefetch_related("users", "groups", "fallback_links")
+        ModelRoute.objects.filter(enabled=True)
+        .prefetch_related("users", "groups", "fallback_links", "targets__provider")
         .order_by("priority", "id")
     )
     providers: dict[int, ProviderInfo] = {}
     routes = []
     for r in rows:
-        provider = providers.get(r.provider_id) or providers.setdefault(r.provider_id, provider_info(r.provider))
+        targets = [
+            TargetInfo(
+                id=t.id,
+                provider=providers.get(t.provider_id) or providers.setdefault(t.provider_id, provider_info(t.provider)),
+                model=t.model,
+                weight=t.weight,
+            )
+            for t in r.targets.all()
+            if t.provider.enabled
+        ]
+        if not targets:
+            continue  # no enabled provider serves it: as if disabled
         routes.append(
-            RouteInfo(
+            RouteInfo.over(
+                targets,
                 id=r.id,
+                name=r.name,
                 priority=r.priority,
                 pattern=r.pattern,
-                provider=provider,
-                target_model=r.target_model,
+                strategy=r.strategy,
                 max_tokens_cap=r.max_tokens_cap,
                 long_context=r.long_context,
                 user_ids=frozenset(u.id for u in r.users.all()),

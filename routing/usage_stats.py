@@ -9,7 +9,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from routing.models import ProxyKey, UsageLog
+from routing.models import ProxyKey, RouteTarget, UsageLog
 from routing.periods import period_of
 
 TOTAL_TOKENS = (
@@ -97,3 +97,12 @@ def bars(points: list[tuple[date, int]], *, width: int = 720, height: int = 160)
         )
         for i, (d, v) in enumerate(points)
     ]
+
+
+def target_share(target: RouteTarget, *, hours: int = 1) -> str:
+    """The target's share of its route's requests in the last `hours`, as the route page shows it."""
+    rows = UsageLog.objects.filter(route_id=target.route_id, created_at__gte=timezone.now() - timedelta(hours=hours))
+    counts = rows.aggregate(every=Count("id"), mine=Count("id", filter=Q(target_id=target.pk)))
+    if not counts["every"]:
+        return "no requests"
+    return f"{100 * counts['mine'] / counts['every']:.0f}% ({counts['mine']} of {counts['every']})"

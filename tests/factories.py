@@ -35,10 +35,12 @@ def make_provider(api_key: str = "sk-upstream-secret-1234", **overrides) -> Prov
     return provider
 
 
-def make_route(provider: Provider, **overrides) -> ModelRoute:
+def make_route(provider: Provider, target_model: str = "gpt-4o", weight: int = 1, **overrides) -> ModelRoute:
+    """A route with one target (add more with `route.targets.create(...)`)."""
     overrides.setdefault("pattern", "*")
-    overrides.setdefault("target_model", "gpt-4o")
-    return ModelRoute.objects.create(provider=provider, **overrides)
+    route = ModelRoute.objects.create(**overrides)
+    route.targets.create(provider=provider, model=target_model, weight=weight)
+    return route
 
 
 def make_key(user=None, **overrides) -> tuple[ProxyKey, str]:
@@ -61,6 +63,9 @@ def provider_form(provider: Provider, **fields) -> dict:
         "connect_timeout": "10",
         "read_timeout": "90",
         "first_byte_timeout": "600",
+        "circuit_failures": "3",
+        "circuit_window": "60",
+        "circuit_cooldown": "30",
         "max_retries": "0",
         "enabled": "on",
         **fields,

@@ -40,6 +40,9 @@ def test_adding_a_provider_stores_its_key_encrypted_and_never_shows_it(staff_cli
             "connect_timeout": "10",
             "read_timeout": "90",
             "first_byte_timeout": "600",
+            "circuit_failures": "3",
+            "circuit_window": "60",
+            "circuit_cooldown": "30",
             "max_retries": "2",
             "enabled": "on",
         },
@@ -67,6 +70,9 @@ def test_saving_a_provider_with_a_blank_key_keeps_the_stored_one(staff_client):
             "connect_timeout": "5",
             "read_timeout": "60",
             "first_byte_timeout": "600",
+            "circuit_failures": "3",
+            "circuit_window": "60",
+            "circuit_cooldown": "30",
             "max_retries": "1",
             "enabled": "on",
         },
@@ -83,15 +89,22 @@ def test_adding_a_route_through_the_admin(staff_client):
         {
             "priority": "10",
             "pattern": "*haiku*",
-            "provider": provider.pk,
-            "target_model": "gpt-4o-mini",
+            "strategy": "weighted",
             "enabled": "on",
+            "targets-TOTAL_FORMS": "1",
+            "targets-INITIAL_FORMS": "0",
+            "targets-0-provider": provider.pk,
+            "targets-0-model": "gpt-4o-mini",
+            "targets-0-weight": "1",
+            "targets-0-position": "0",
             "fallback_links-TOTAL_FORMS": "0",
             "fallback_links-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert ModelRoute.objects.get(pattern="*haiku*").target_model == "gpt-4o-mini"
+    route = ModelRoute.objects.get(pattern="*haiku*")
+    assert route.name == "haiku"
+    assert [(t.provider, t.model) for t in route.targets.all()] == [(provider, "gpt-4o-mini")]
 
 
 def test_issuing_a_key_shows_the_secret_once_and_stores_only_its_hash(staff_client):
@@ -190,6 +203,9 @@ def test_admin_changes_are_recorded_and_visible(staff_client):
             "connect_timeout": "5",
             "read_timeout": "30",
             "first_byte_timeout": "600",
+            "circuit_failures": "3",
+            "circuit_window": "60",
+            "circuit_cooldown": "30",
             "max_retries": "1",
             "enabled": "on",
         },

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _env_routes():
-    return {r.pattern: r.target_model for r in ModelRoute.objects.filter(managed_by_env=True)}
+    return {r.pattern: r.targets.get().model for r in ModelRoute.objects.filter(managed_by_env=True)}
 
 
 def test_nothing_is_created_without_openai_settings(settings):
@@ -48,7 +48,11 @@ def test_a_later_start_updates_env_rows_and_leaves_admin_rows_alone(settings):
     assert _env_routes()["*opus*"] == "qwen-big"
     assert set(ModelRoute.objects.filter(managed_by_env=True).values_list("id", flat=True)) == env_route_ids
     admin_route.refresh_from_db()
-    assert (admin_route.target_model, admin_route.priority, admin_route.managed_by_env) == ("team-model", 5, False)
+    assert (admin_route.targets.get().model, admin_route.priority, admin_route.managed_by_env) == (
+        "team-model",
+        5,
+        False,
+    )
 
 
 def test_the_profile_is_guessed_from_the_url(settings):

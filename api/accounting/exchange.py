@@ -65,6 +65,7 @@ class Exchange:
 
     def routed(self, route: RouteInfo) -> None:
         self.record.route_id = route.id
+        self.record.target_id = route.target_id
         self.record.provider_id = route.provider.id
         self.record.provider_name = route.provider.name
         self.record.upstream_model = route.target_model

@@ -38,6 +38,7 @@ class UsageRecord:
     user_agent: str = ""
     requested_model: str = ""
     route_id: int | None = None
+    target_id: int | None = None
     provider_id: int | None = None
     provider_name: str = ""
     upstream_model: str = ""
@@ -224,7 +225,7 @@ def _insert(batch: list[UsageRecord]) -> None:
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute(sql, row(record))
             except IntegrityError:
-                orphan = replace(record, key_id=None, user_id=None, route_id=None, provider_id=None)
+                orphan = replace(record, key_id=None, user_id=None, route_id=None, target_id=None, provider_id=None)
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute(sql, row(orphan))
     _touch_keys(batch)

@@ -56,17 +56,16 @@ async def probe(provider: ProviderInfo, model: str) -> dict:
     return result
 
 
-async def probe_all(routes: tuple[RouteInfo, ...], name: str | None) -> list[dict]:
-    """The first route of each provider names the model to try."""
+async def probe_all(routes: tuple[RouteInfo, ...], name: str | None, ids: set[int] | None = None) -> list[dict]:
+    """Each provider (or the one named, or those of `ids`) tried with the model of its first target."""
     targets: dict[int, tuple[ProviderInfo, str]] = {}
-    for route in routes:
-        if name is None or route.provider.name == name:
-            targets.setdefault(route.provider.id, (route.provider, route.target_model))
+    for target in (t for route in routes for t in route.targets):
+        if (name is None or target.provider.name == name) and (ids is None or target.provider.id in ids):
+            targets.setdefault(target.provider.id, (target.provider, target.model))
     return list(await asyncio.gather(*(probe(p, m) for p, m in targets.values())))
 
 
 def probe_providers(provider_ids: set[int]) -> list[dict]:
     """For the admin's action (a sync view): these providers, each with its first enabled route's model.
     Under ASGI the probes run on the server's event loop, so they use its connection pools."""
-    routes = tuple(r for r in snapshot.routes.get_sync() if r.provider.id in provider_ids)
-    return async_to_sync(probe_all)(routes, None)
+    return async_to_sync(probe_all)(snapshot.routes.get_sync(), None, provider_ids)

@@ -7,158 +7,303 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Provider',
+            name="Provider",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=64, unique=True)),
-                ('kind', models.CharField(choices=[('openai', 'OpenAI-compatible (Chat Completions)'), ('anthropic', 'Anthropic-compatible (pass-through)')], default='openai', max_length=16)),
-                ('base_url', models.URLField(help_text='e.g. https://api.openai.com/v1 or http://localhost:11434/v1', max_length=500)),
-                ('api_key_encrypted', models.TextField(blank=True, editable=False)),
-                ('extra_headers', models.JSONField(blank=True, default=dict, help_text='Sent with every upstream call.')),
-                ('profile', models.CharField(choices=[('openai', 'openai'), ('openai-reasoning', 'openai-reasoning'), ('azure', 'azure'), ('ollama', 'ollama'), ('vllm', 'vllm'), ('deepseek', 'deepseek'), ('gemini', 'gemini'), ('openrouter', 'openrouter'), ('mistral', 'mistral'), ('generic', 'generic')], default='generic', help_text='Parameter quirks of this provider family.', max_length=32)),
-                ('api_version', models.CharField(blank=True, help_text='Azure OpenAI: the api-version query parameter.', max_length=32)),
-                ('connect_timeout', models.FloatField(default=10.0, help_text='Seconds.')),
-                ('read_timeout', models.FloatField(default=90.0, help_text='Seconds between bytes from the upstream.')),
-                ('max_retries', models.PositiveSmallIntegerField(default=2)),
-                ('max_output_tokens', models.PositiveIntegerField(blank=True, help_text="Default cap on max_tokens for this provider's models.", null=True)),
-                ('enabled', models.BooleanField(default=True)),
-                ('managed_by_env', models.BooleanField(default=False, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(max_length=64, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("openai", "OpenAI-compatible (Chat Completions)"),
+                            ("anthropic", "Anthropic-compatible (pass-through)"),
+                        ],
+                        default="openai",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "base_url",
+                    models.URLField(
+                        help_text="e.g. https://api.openai.com/v1 or http://localhost:11434/v1", max_length=500
+                    ),
+                ),
+                ("api_key_encrypted", models.TextField(blank=True, editable=False)),
+                (
+                    "extra_headers",
+                    models.JSONField(blank=True, default=dict, help_text="Sent with every upstream call."),
+                ),
+                (
+                    "profile",
+                    models.CharField(
+                        choices=[
+                            ("openai", "openai"),
+                            ("openai-reasoning", "openai-reasoning"),
+                            ("azure", "azure"),
+                            ("ollama", "ollama"),
+                            ("vllm", "vllm"),
+                            ("deepseek", "deepseek"),
+                            ("gemini", "gemini"),
+                            ("openrouter", "openrouter"),
+                            ("mistral", "mistral"),
+                            ("generic", "generic"),
+                        ],
+                        default="generic",
+                        help_text="Parameter quirks of this provider family.",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "api_version",
+                    models.CharField(
+                        blank=True, help_text="Azure OpenAI: the api-version query parameter.", max_length=32
+                    ),
+                ),
+                ("connect_timeout", models.FloatField(default=10.0, help_text="Seconds.")),
+                ("read_timeout", models.FloatField(default=90.0, help_text="Seconds between bytes from the upstream.")),
+                ("max_retries", models.PositiveSmallIntegerField(default=2)),
+                (
+                    "max_output_tokens",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Default cap on max_tokens for this provider's models.", null=True
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("managed_by_env", models.BooleanField(default=False, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ModelRoute',
+            name="ModelRoute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('priority', models.IntegerField(default=100, help_text='Lower numbers are tried first.')),
-                ('pattern', models.CharField(help_text='Glob matched case-insensitively against the requested model, e.g. *haiku*.', max_length=200)),
-                ('target_model', models.CharField(max_length=200)),
-                ('max_tokens_cap', models.PositiveIntegerField(blank=True, null=True)),
-                ('long_context', models.BooleanField(default=False, help_text='Preferred fallback when another route fails on context length.')),
-                ('enabled', models.BooleanField(default=True)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('managed_by_env', models.BooleanField(default=False, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('groups', models.ManyToManyField(blank=True, related_name='model_routes', to='auth.group')),
-                ('users', models.ManyToManyField(blank=True, help_text='Empty: everyone.', related_name='model_routes', to=settings.AUTH_USER_MODEL)),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='routes', to='routing.provider')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("priority", models.IntegerField(default=100, help_text="Lower numbers are tried first.")),
+                (
+                    "pattern",
+                    models.CharField(
+                        help_text="Glob matched case-insensitively against the requested model, e.g. *haiku*.",
+                        max_length=200,
+                    ),
+                ),
+                ("target_model", models.CharField(max_length=200)),
+                ("max_tokens_cap", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "long_context",
+                    models.BooleanField(
+                        default=False, help_text="Preferred fallback when another route fails on context length."
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("managed_by_env", models.BooleanField(default=False, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("groups", models.ManyToManyField(blank=True, related_name="model_routes", to="auth.group")),
+                (
+                    "users",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Empty: everyone.",
+                        related_name="model_routes",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="routes", to="routing.provider"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['priority', 'id'],
+                "ordering": ["priority", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ProxyKey',
+            name="ProxyKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=100)),
-                ('prefix', models.CharField(db_index=True, editable=False, max_length=32)),
-                ('secret_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('allowed_models', models.CharField(blank=True, help_text='Comma-separated globs; empty allows every model.', max_length=500)),
-                ('rpm_limit', models.PositiveIntegerField(blank=True, null=True, verbose_name='requests per minute')),
-                ('tpm_limit', models.PositiveIntegerField(blank=True, null=True, verbose_name='tokens per minute')),
-                ('budget_tokens', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('budget_period', models.CharField(choices=[('day', 'Day'), ('week', 'Week'), ('month', 'Month'), ('total', 'Total')], default='month', max_length=8)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='proxy_keys', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(blank=True, max_length=100)),
+                ("prefix", models.CharField(db_index=True, editable=False, max_length=32)),
+                ("secret_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "allowed_models",
+                    models.CharField(
+                        blank=True, help_text="Comma-separated globs; empty allows every model.", max_length=500
+                    ),
+                ),
+                ("rpm_limit", models.PositiveIntegerField(blank=True, null=True, verbose_name="requests per minute")),
+                ("tpm_limit", models.PositiveIntegerField(blank=True, null=True, verbose_name="tokens per minute")),
+                ("budget_tokens", models.PositiveBigIntegerField(blank=True, null=True)),
+                (
+                    "budget_period",
+                    models.CharField(
+                        choices=[("day", "Day"), ("week", "Week"), ("month", "Month"), ("total", "Total")],
+                        default="month",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="proxy_keys",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'proxy key',
-                'ordering': ['-created_at'],
+                "verbose_name": "proxy key",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='RouteFallback',
+            name="RouteFallback",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('fallback', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='routing.modelroute')),
-                ('route', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='fallback_links', to='routing.modelroute')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "fallback",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="routing.modelroute"
+                    ),
+                ),
+                (
+                    "route",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="fallback_links",
+                        to="routing.modelroute",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.AddField(
-            model_name='modelroute',
-            name='fallbacks',
-            field=models.ManyToManyField(blank=True, related_name='+', through='routing.RouteFallback', to='routing.modelroute'),
+            model_name="modelroute",
+            name="fallbacks",
+            field=models.ManyToManyField(
+                blank=True, related_name="+", through="routing.RouteFallback", to="routing.modelroute"
+            ),
         ),
         migrations.CreateModel(
-            name='UsageLog',
+            name="UsageLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('request_id', models.CharField(max_length=40)),
-                ('client_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, max_length=300)),
-                ('endpoint', models.CharField(default='messages', max_length=40)),
-                ('requested_model', models.CharField(blank=True, max_length=200)),
-                ('provider_name', models.CharField(blank=True, max_length=64)),
-                ('upstream_model', models.CharField(blank=True, max_length=200)),
-                ('stream', models.BooleanField(default=False)),
-                ('status', models.PositiveSmallIntegerField(default=200)),
-                ('error_type', models.CharField(blank=True, max_length=40)),
-                ('error_message', models.CharField(blank=True, max_length=500)),
-                ('input_tokens', models.PositiveIntegerField(default=0)),
-                ('output_tokens', models.PositiveIntegerField(default=0)),
-                ('cache_read_tokens', models.PositiveIntegerField(default=0)),
-                ('cache_creation_tokens', models.PositiveIntegerField(default=0)),
-                ('estimated', models.BooleanField(default=False, help_text='Tokens counted by us, not reported upstream.')),
-                ('latency_ms', models.PositiveIntegerField(default=0)),
-                ('ttft_ms', models.PositiveIntegerField(blank=True, null=True, verbose_name='time to first token (ms)')),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('request_body', models.TextField(blank=True)),
-                ('response_body', models.TextField(blank=True)),
-                ('key', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='usage', to='routing.proxykey')),
-                ('provider', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='routing.provider')),
-                ('route', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='routing.modelroute')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='usage', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("request_id", models.CharField(max_length=40)),
+                ("client_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, max_length=300)),
+                ("endpoint", models.CharField(default="messages", max_length=40)),
+                ("requested_model", models.CharField(blank=True, max_length=200)),
+                ("provider_name", models.CharField(blank=True, max_length=64)),
+                ("upstream_model", models.CharField(blank=True, max_length=200)),
+                ("stream", models.BooleanField(default=False)),
+                ("status", models.PositiveSmallIntegerField(default=200)),
+                ("error_type", models.CharField(blank=True, max_length=40)),
+                ("error_message", models.CharField(blank=True, max_length=500)),
+                ("input_tokens", models.PositiveIntegerField(default=0)),
+                ("output_tokens", models.PositiveIntegerField(default=0)),
+                ("cache_read_tokens", models.PositiveIntegerField(default=0)),
+                ("cache_creation_tokens", models.PositiveIntegerField(default=0)),
+                (
+                    "estimated",
+                    models.BooleanField(default=False, help_text="Tokens counted by us, not reported upstream."),
+                ),
+                ("latency_ms", models.PositiveIntegerField(default=0)),
+                (
+                    "ttft_ms",
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="time to first token (ms)"),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("request_body", models.TextField(blank=True)),
+                ("response_body", models.TextField(blank=True)),
+                (
+                    "key",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="usage",
+                        to="routing.proxykey",
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="routing.provider",
+                    ),
+                ),
+                (
+                    "route",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="routing.modelroute",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="usage",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='routefallback',
-            constraint=models.UniqueConstraint(fields=('route', 'fallback'), name='unique_route_fallback'),
+            model_name="routefallback",
+            constraint=models.UniqueConstraint(fields=("route", "fallback"), name="unique_route_fallback"),
         ),
         migrations.AddIndex(
-            model_name='usagelog',
-            index=models.Index(fields=['-created_at'], name='usage_time'),
+            model_name="usagelog",
+            index=models.Index(fields=["-created_at"], name="usage_time"),
         ),
         migrations.AddIndex(
-            model_name='usagelog',
-            index=models.Index(fields=['user', 'created_at'], name='usage_user_time'),
+            model_name="usagelog",
+            index=models.Index(fields=["user", "created_at"], name="usage_user_time"),
         ),
         migrations.AddIndex(
-            model_name='usagelog',
-            index=models.Index(fields=['key', 'created_at'], name='usage_key_time'),
+            model_name="usagelog",
+            index=models.Index(fields=["key", "created_at"], name="usage_key_time"),
         ),
         migrations.AddIndex(
-            model_name='usagelog',
-            index=models.Index(fields=['requested_model', 'created_at'], name='usage_model_time'),
+            model_name="usagelog",
+            index=models.Index(fields=["requested_model", "created_at"], name="usage_model_time"),
         ),
         migrations.AddIndex(
-            model_name='usagelog',
-            index=models.Index(fields=['status', 'created_at'], name='usage_status_time'),
+            model_name="usagelog",
+            index=models.Index(fields=["status", "created_at"], name="usage_status_time"),
         ),
     ]

@@ -4,20 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('routing', '0001_initial'),
+        ("routing", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='provider',
-            name='first_byte_timeout',
-            field=models.FloatField(default=600.0, help_text='Seconds a stream may wait for its first token (long reasoning); 0 turns it off.'),
+            model_name="provider",
+            name="first_byte_timeout",
+            field=models.FloatField(
+                default=600.0,
+                help_text="Seconds a stream may wait for its first token (long reasoning); 0 turns it off.",
+            ),
         ),
         migrations.AlterField(
-            model_name='provider',
-            name='read_timeout',
-            field=models.FloatField(default=90.0, help_text='Seconds of silence allowed between bytes from the upstream.'),
+            model_name="provider",
+            name="read_timeout",
+            field=models.FloatField(
+                default=90.0, help_text="Seconds of silence allowed between bytes from the upstream."
+            ),
         ),
     ]

@@ -4,19 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('routing', '0002_provider_first_byte_timeout'),
+        ("routing", "0002_provider_first_byte_timeout"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='provider',
-            options={'ordering': ['name'], 'permissions': [('test_provider', 'Can test provider connections')]},
+            name="provider",
+            options={"ordering": ["name"], "permissions": [("test_provider", "Can test provider connections")]},
         ),
         migrations.AddField(
-            model_name='proxykey',
-            name='may_test_connection',
-            field=models.BooleanField(default=False, help_text='May call GET /test-connection (real upstream calls, a few a minute).'),
+            model_name="proxykey",
+            name="may_test_connection",
+            field=models.BooleanField(
+                default=False, help_text="May call GET /test-connection (real upstream calls, a few a minute)."
+            ),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('routing', '0003_proxykey_may_test_connection'),
+        ("routing", "0003_proxykey_may_test_connection"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='usagelog',
-            name='request_id',
+            model_name="usagelog",
+            name="request_id",
             field=models.CharField(max_length=40, unique=True),
         ),
     ]

@@ -37,7 +37,7 @@ retrying = Provider(name="retrying", kind="openai", base_url=env.base_url, profi
                     read_timeout=env.read_timeout, connect_timeout=env.connect_timeout, max_retries=2)
 retrying.api_key = "sk-fake-upstream-key"
 retrying.save()
-ModelRoute.objects.create(priority=1, pattern="*{retry}*", provider=retrying, target_model="fault-retry")
+ModelRoute.objects.create(priority=1, pattern="*{retry}*").targets.create(provider=retrying, model="fault-retry")
 """
 
 
