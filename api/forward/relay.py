@@ -22,6 +22,7 @@ from api.http.responses import json_response
 from api.providers import openai
 from api.providers.clients import client_for
 from api.translate.errors import ApiError, timeout_error
+from api.translate.mapping import find_usage
 from api.translate.profiles import profile_for
 from api.translate.request import to_openai_request
 from api.translate.response import UpstreamFormatError, to_anthropic_message
@@ -65,7 +66,7 @@ async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body
         message = to_anthropic_message(completion, ctx)
     except UpstreamFormatError as exc:
         raise GatewayError(exc.to_api_error()) from None
-    ex.set_usage(message["usage"], estimated=not isinstance(completion.get("usage"), dict))
+    ex.set_usage(message["usage"], estimated=find_usage(completion) is None)
     response = json_response(message, request_id=ex.request_id)
     ex.response_body = response.content
     ex.finish()
