@@ -21,7 +21,9 @@ from api.http.errors import GatewayError
 from api.http.responses import json_response
 from api.providers import openai
 from api.providers.clients import client_for
+from api.translate.caching import prompt_cache_key
 from api.translate.errors import ApiError, timeout_error
+from api.translate.mapping import find_usage
 from api.translate.profiles import profile_for
 from api.translate.request import to_openai_request
 from api.translate.response import UpstreamFormatError, to_anthropic_message
@@ -32,10 +34,11 @@ from routing.resolve import RouteInfo
 log = logging.getLogger("api.forward.relay")
 
 
-def translate_request(body: JSON, route: RouteInfo, body_size: int) -> tuple[JSON, Context]:
+def translate_request(body: JSON, route: RouteInfo, body_size: int, caller: Caller) -> tuple[JSON, Context]:
     profile = profile_for(route.provider.profile, route.target_model)
+    cache_key = prompt_cache_key(f"key:{caller.key.id}" if caller.key else "anonymous", body)
     upstream, ctx = to_openai_request(
-        body, upstream_model=route.target_model, profile=profile, max_tokens_cap=route.max_tokens
+        body, upstream_model=route.target_model, profile=profile, max_tokens_cap=route.max_tokens, cache_key=cache_key
     )
     ctx.input_tokens_estimate = body_size // 4  # cheap; the upstream's usage replaces it
     return upstream, ctx
@@ -46,7 +49,7 @@ async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body
     if body.get("stream"):
 
         async def open_stream(r: RouteInfo) -> tuple[httpx.Response, Context]:
-            upstream, ctx = translate_request(body, r, body_size)
+            upstream, ctx = translate_request(body, r, body_size, caller)
             return await openai.open_response(client_for(r.provider), r.provider, upstream), ctx
 
         _, (response, ctx) = await with_retries(ex, route, caller, open_stream)
@@ -57,7 +60,7 @@ async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body
         )
 
     async def complete(r: RouteInfo) -> tuple[JSON, Context]:
-        upstream, ctx = translate_request(body, r, body_size)
+        upstream, ctx = translate_request(body, r, body_size, caller)
         return await openai.complete(client_for(r.provider), r.provider, upstream), ctx
 
     _, (completion, ctx) = await with_retries(ex, route, caller, complete)
@@ -65,7 +68,7 @@ async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body
         message = to_anthropic_message(completion, ctx)
     except UpstreamFormatError as exc:
         raise GatewayError(exc.to_api_error()) from None
-    ex.set_usage(message["usage"], estimated=not isinstance(completion.get("usage"), dict))
+    ex.set_usage(message["usage"], estimated=find_usage(completion) is None)
     response = json_response(message, request_id=ex.request_id)
     ex.response_body = response.content
     ex.finish()

@@ -28,8 +28,21 @@ def joined_text(value: object, separator: str = "\n\n") -> str:
     return separator.join(t for t in texts if isinstance(t, str) and t.strip())
 
 
+def with_cache_control(parts: list[JSON], block: JSON, profile: Profile) -> list[JSON]:
+    """The block's A `cache_control` on its last part, for profiles that honour it (else dropped)."""
+    marker = block.get("cache_control")
+    if parts and profile.cache_control and isinstance(marker, dict):
+        parts[-1] = {**parts[-1], "cache_control": marker}
+    return parts
+
+
 def content_parts(block: JSON, path: str, profile: Profile) -> list[JSON]:
-    """O parts for one user or tool_result block; blank text and A-only references give none."""
+    """O parts for one user or tool_result block (with its cache breakpoint where honoured)."""
+    return with_cache_control(_block_parts(block, path, profile), block, profile)
+
+
+def _block_parts(block: JSON, path: str, profile: Profile) -> list[JSON]:
+    """O parts for one block; blank text and A-only references give none."""
     kind = block["type"]
     if kind == "text":
         text = block["text"]

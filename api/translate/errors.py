@@ -42,6 +42,7 @@ _CONTEXT_PHRASES = (
     "context limit",
     "input token count",
     "prompt is too long",
+    "maximum model length",  # vLLM: "The decoder prompt (length N) is longer than the maximum model length of M"
 )
 _ANTHROPIC_WORDINGS = ("prompt is too long", "input length and `max_tokens` exceed context limit")
 

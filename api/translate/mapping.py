@@ -68,6 +68,28 @@ def matched_stop_sequence(choice: JSON, stop_sequences: list[str]) -> str | None
     return matched if isinstance(matched, str) and matched in stop_sequences else None
 
 
+def find_usage(obj: JSON) -> JSON | None:
+    """The O usage object wherever a known provider puts it, or None when there is none.
+
+    Top-level `usage` (OpenAI and most); `x_groq.usage` (Groq's final chunk); `choices[0].usage`
+    (Moonshot's final chunk). Reading them all avoids falling back to an estimate.
+    """
+    groq = obj.get("x_groq")
+    choices = obj.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+    for usage in (obj.get("usage"), groq.get("usage") if isinstance(groq, dict) else None, choice.get("usage")):
+        if isinstance(usage, dict):
+            return usage
+    return None
+
+
+def inband_error(obj: JSON) -> Any:
+    """An error object sent with status 200: `{"error": {...}}`, or vLLM's bare `{"object": "error", ...}`."""
+    if obj.get("error"):
+        return obj["error"]
+    return obj if obj.get("object") == "error" else None
+
+
 def usage_from_openai(usage: Any, *, input_estimate: int, output_estimate: int) -> tuple[Usage, bool]:
     """A usage for O `usage`, and whether any count had to be estimated (§4.4).
 
@@ -78,10 +100,11 @@ def usage_from_openai(usage: Any, *, input_estimate: int, output_estimate: int) 
     details = raw.get("prompt_tokens_details")
     details = details if isinstance(details, dict) else {}
     prompt, completion = _count(raw.get("prompt_tokens")), _count(raw.get("completion_tokens"))
-    read = _count(details.get("cached_tokens"))
-    if read is None:
-        read = _count(raw.get("prompt_cache_hit_tokens"))  # DeepSeek
-    read = read or 0
+    read = _first_count(
+        details.get("cached_tokens"),  # OpenAI, Azure, OpenRouter, Groq, Gemini, vLLM
+        raw.get("prompt_cache_hit_tokens"),  # DeepSeek
+        raw.get("cached_tokens"),  # Moonshot
+    )
     creation = _count(details.get("cache_write_tokens")) or 0
     result: Usage = {
         "input_tokens": input_estimate if prompt is None else max(prompt - read - creation, 0),
@@ -90,6 +113,11 @@ def usage_from_openai(usage: Any, *, input_estimate: int, output_estimate: int) 
         "cache_read_input_tokens": read,
     }
     return result, prompt is None or completion is None
+
+
+def _first_count(*values: Any) -> int:
+    """The first valid token count among `values`, else 0."""
+    return next((count for count in map(_count, values) if count is not None), 0)
 
 
 def _count(value: Any) -> int | None:
@@ -131,10 +159,26 @@ def content_text(content: Any) -> str:
     """The text of O `content`: a string, or a list of parts of which only text parts count."""
     if isinstance(content, str):
         return content
-    if isinstance(content, list):
-        texts = (p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text")
-        return "".join(t for t in texts if isinstance(t, str))
-    return ""
+    return _text_parts(content)
+
+
+def content_thinking(content: Any) -> str:
+    """Thinking inside O `content` parts: Mistral's `{"type": "thinking", "thinking": [text parts]}`."""
+    if not isinstance(content, list):
+        return ""
+    out = []
+    for part in content:
+        if isinstance(part, dict) and part.get("type") == "thinking":
+            inner = part.get("thinking")
+            out.append(inner if isinstance(inner, str) else _text_parts(inner))
+    return "".join(out)
+
+
+def _text_parts(parts: Any) -> str:
+    if not isinstance(parts, list):
+        return ""
+    texts = (p.get("text") for p in parts if isinstance(p, dict) and p.get("type") == "text")
+    return "".join(t for t in texts if isinstance(t, str))
 
 
 def estimate_tokens(text: str) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from .content import content_parts, joined_text, text_part
+from .content import content_parts, joined_text, text_part, with_cache_control
 from .ids import upstream_tool_id, upstream_tool_name
 from .profiles import Profile
 from .repair import repair
@@ -23,10 +23,7 @@ _SERVER_NOTE_LIMIT = 200
 
 def convert_messages(body: JSON, profile: Profile) -> list[JSON]:
     """The O `messages` for a validated A body: leading system message, turns, then repairs."""
-    out: list[JSON] = []
-    system = joined_text(body.get("system"))
-    if system.strip():
-        out.append({"role": "system", "content": system})
+    out: list[JSON] = _system_message(body.get("system"), profile)
     for i, message in enumerate(body["messages"]):
         content = message["content"]
         blocks = [text_part(content)] if isinstance(content, str) else content
@@ -40,6 +37,16 @@ def convert_messages(body: JSON, profile: Profile) -> list[JSON]:
     return repair(out, profile)
 
 
+def _system_message(system: object, profile: Profile) -> list[JSON]:
+    """The leading system message: one string, or text parts when they carry cache breakpoints."""
+    if profile.cache_control and isinstance(system, list) and any(b.get("cache_control") for b in system):
+        blocks = [b for b in system if b["text"].strip()]
+        parts = [p for b in blocks for p in with_cache_control([text_part(b["text"])], b, profile)]
+        return [{"role": "system", "content": parts}] if parts else []
+    text = joined_text(system)
+    return [{"role": "system", "content": text}] if text.strip() else []
+
+
 def system_turn(text: str, profile: Profile) -> list[JSON]:
     """A mid-conversation system message: kept in place, or marked user text for strict templates."""
     if not text.strip():
@@ -51,7 +58,7 @@ def system_turn(text: str, profile: Profile) -> list[JSON]:
 
 def user_message(parts: list[JSON]) -> JSON:
     """A user message; text-only content as one string, which compat servers handle best."""
-    if all(p["type"] == "text" for p in parts):
+    if all(p["type"] == "text" and "cache_control" not in p for p in parts):
         return {"role": "user", "content": "\n\n".join(p["text"] for p in parts)}
     return {"role": "user", "content": parts}
 
@@ -100,7 +107,8 @@ def _tool_message(block: JSON, path: str, profile: Profile, attachments: list[JS
         text = f"[{kinds[0]} attached in next message]" if kinds else NO_OUTPUT
     if block.get("is_error") is True:
         text = TOOL_ERROR_MARKER + text
-    return {"role": "tool", "tool_call_id": tool_id, "content": text}
+    parts = with_cache_control([text_part(text)], block, profile)
+    return {"role": "tool", "tool_call_id": tool_id, "content": parts if "cache_control" in parts[0] else text}
 
 
 def _assistant_turn(blocks: list[JSON], profile: Profile) -> list[JSON]:

@@ -62,13 +62,17 @@ class Profile:
     """Tool-call ids must be exactly 9 alphanumerics."""
     null_assistant_content: bool = True
     """`content: null` is accepted on tool-call-only assistant messages; else `""` is sent."""
+    prompt_cache_key: bool = False
+    """Accepts OpenAI's `prompt_cache_key` (cache routing per caller and session)."""
+    cache_control: bool = False
+    """Honours A `cache_control` on content parts (OpenRouter to Anthropic and Gemini models)."""
 
 
 _ALL_EFFORTS: tuple[Effort, ...] = ("minimal", "low", "medium", "high", "xhigh", "max")
 
 PROFILES: dict[str, Profile] = {
     "generic": Profile(),
-    "openai": Profile(name="openai", reasoning_style="none", pdf=True),
+    "openai": Profile(name="openai", reasoning_style="none", pdf=True, prompt_cache_key=True),
     "openai-reasoning": Profile(
         name="openai-reasoning",
         max_tokens_field="max_completion_tokens",
@@ -76,6 +80,7 @@ PROFILES: dict[str, Profile] = {
         efforts=_ALL_EFFORTS,
         pdf=True,
         stop_limit=0,
+        prompt_cache_key=True,
     ),
     "azure": Profile(name="azure", reasoning_style="none", pdf=True),
     "ollama": Profile(
@@ -109,6 +114,8 @@ PROFILES: dict[str, Profile] = {
 
 # OpenAI reasoning families: o1/o3/o4 and gpt-5.x (but not gpt-5-chat*).
 _OPENAI_REASONING = re.compile(r"^(o\d|gpt-5(?!-chat))", re.IGNORECASE)
+# OpenRouter models whose providers read explicit cache breakpoints (OpenRouter prompt-caching docs).
+_OPENROUTER_CACHE_CONTROL = re.compile(r"^(anthropic/|google/gemini)", re.IGNORECASE)
 # gpt-5.4 and later reject function tools with reasoning on Chat Completions.
 _GPT5_NO_TOOL_REASONING = re.compile(r"^gpt-5\.([4-9]|\d{2,})", re.IGNORECASE)
 
@@ -118,7 +125,9 @@ def profile_for(name: str, model: str) -> Profile:
     profile = PROFILES.get(name, PROFILES["generic"])
     bare = model.rsplit("/", 1)[-1]
     if name in ("openai", "azure") and _OPENAI_REASONING.match(bare):
-        profile = replace(PROFILES["openai-reasoning"], name=profile.name)
+        profile = replace(PROFILES["openai-reasoning"], name=profile.name, prompt_cache_key=profile.prompt_cache_key)
+    if name == "openrouter" and _OPENROUTER_CACHE_CONTROL.match(model):
+        profile = replace(profile, cache_control=True)
     if profile.reasoning_model and _GPT5_NO_TOOL_REASONING.match(bare):
         profile = replace(profile, effort_none_with_tools=True)
     return profile

@@ -134,5 +134,10 @@ def _not_executed(call_id: str) -> JSON:
 
 
 def _orphans_message(results: list[JSON]) -> JSON:
-    text = "\n\n".join(f"[result of tool call {r['tool_call_id']}]: {r['content']}" for r in results)
+    text = "\n\n".join(f"[result of tool call {r['tool_call_id']}]: {_text_of(r['content'])}" for r in results)
     return {"role": "user", "content": text}
+
+
+def _text_of(content: str | list[JSON]) -> str:
+    """Tool content as text: a string, or text parts (which carry a cache breakpoint)."""
+    return content if isinstance(content, str) else "".join(p["text"] for p in content)

@@ -26,12 +26,18 @@ THINKING_ON = frozenset({"enabled", "adaptive", "between_tools"})
 
 
 def to_openai_request(
-    body: JSON, *, upstream_model: str, profile: Profile, max_tokens_cap: int | None = None
+    body: JSON,
+    *,
+    upstream_model: str,
+    profile: Profile,
+    max_tokens_cap: int | None = None,
+    cache_key: str | None = None,
 ) -> tuple[JSON, Context]:
     """The O body for a validated A body, and the context the response side needs.
 
     `max_tokens_cap` is the target model's output limit from config: Claude Code asks for 64000,
-    which most O models reject. The caller fills `Context.input_tokens_estimate`.
+    which most O models reject. `cache_key` (`caching.prompt_cache_key`) is sent where the profile
+    takes it. The caller fills `Context.input_tokens_estimate`.
     """
     context = Context(requested_model=body["model"])
     out: JSON = {"model": upstream_model, "messages": convert_messages(body, profile)}
@@ -44,6 +50,8 @@ def to_openai_request(
     _add_reasoning(out, body, profile, context)
     _add_response_format(out, body, profile)
     _add_stream(out, body, profile, context)
+    if cache_key and profile.prompt_cache_key:
+        out["prompt_cache_key"] = cache_key
     return out, context
 
 

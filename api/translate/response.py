@@ -10,7 +10,10 @@ from . import ids
 from .mapping import (
     UpstreamFormatError,
     content_text,
+    content_thinking,
     estimate_tokens,
+    find_usage,
+    inband_error,
     matched_stop_sequence,
     parse_tool_arguments,
     reasoning_text,
@@ -30,7 +33,7 @@ def to_anthropic_message(completion: Any, ctx: Context) -> AnthropicMessage:
     """
     message, choice = _first_message(completion)
     content: list[JSON] = []
-    reasoning = reasoning_text(message)
+    reasoning = reasoning_text(message) + content_thinking(message.get("content"))
     if ctx.thinking and reasoning:
         content.append({"type": "thinking", "thinking": reasoning, "signature": ids.thinking_signature(reasoning)})
     text = content_text(message.get("content"))
@@ -51,7 +54,7 @@ def to_anthropic_message(completion: Any, ctx: Context) -> AnthropicMessage:
         refusal=refused,
     )
     usage, _ = usage_from_openai(
-        completion.get("usage"),
+        find_usage(completion),
         input_estimate=ctx.input_tokens_estimate,
         output_estimate=estimate_tokens(reasoning + _output_text(content)),
     )
@@ -71,8 +74,9 @@ def _first_message(completion: Any) -> tuple[JSON, JSON]:
     """`choices[0].message` and `choices[0]`, or `UpstreamFormatError` (the caller answers 502)."""
     if not isinstance(completion, dict):
         raise UpstreamFormatError("the completion is not a JSON object")
-    if completion.get("error"):
-        raise UpstreamFormatError("the completion is an error", upstream_error=completion["error"])
+    body_error = inband_error(completion)
+    if body_error is not None:
+        raise UpstreamFormatError("the completion is an error", upstream_error=body_error)
     choices = completion.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise UpstreamFormatError("the completion has no choices")

@@ -20,6 +20,9 @@ from typing import Any, Literal
 from . import ids
 from .mapping import (
     content_text,
+    content_thinking,
+    find_usage,
+    inband_error,
     matched_stop_sequence,
     reasoning_text,
     stop_reason,
@@ -32,7 +35,6 @@ from .types import JSON, Context, Usage
 logger = logging.getLogger(__name__)
 
 BlockKind = Literal["text", "thinking", "tool_use"]
-ToolKey = int | str
 
 
 @dataclass(slots=True)
@@ -65,8 +67,11 @@ class StreamTranslator:
         self.message_id = ids.new_message_id()
         self._open: _Block | None = None
         self._next_index = 0
-        self._tools: dict[ToolKey, _Tool] = {}
-        self._last_key: ToolKey | None = None
+        self._tools: list[_Tool] = []
+        """Every upstream call in arrival order."""
+        self._by_index: dict[int, _Tool] = {}
+        """The latest call seen at each O `index` (Ollama reuses index 0 for every call)."""
+        self._latest: _Tool | None = None
         self._finish: str | None = None
         self._stop_sequence: str | None = None
         self._usage: JSON | None = None
@@ -98,17 +103,18 @@ class StreamTranslator:
         """Events for one parsed upstream chunk: error, usage, then the choice's payload in order."""
         if self._ended:
             return []
-        if chunk.get("error"):
-            err = upstream_api_error(None, chunk["error"])
+        body_error = inband_error(chunk)
+        if body_error is not None:
+            err = upstream_api_error(None, body_error)
             return self.error(err.error_type, err.message)
         out: list[JSON] = []
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
+        usage = find_usage(chunk)
+        if usage is not None:
             self._usage = usage
         choices = chunk.get("choices")
         if isinstance(choices, list) and choices and isinstance(choices[0], dict):
             self._choice(choices[0], out)
-        if self._finish is not None and isinstance(usage, dict):
+        if self._finish is not None and usage is not None:
             out += self._end()  # usage with or after finish_reason is final: no need to wait for [DONE]
         return out
 
@@ -142,12 +148,13 @@ class StreamTranslator:
     def _choice(self, choice: JSON, out: list[JSON]) -> None:
         delta = choice.get("delta")
         delta = delta if isinstance(delta, dict) else {}
-        reasoning = reasoning_text(delta)
+        content = delta.get("content")
+        reasoning = reasoning_text(delta) + content_thinking(content)
         if self.ctx.thinking:
             self._text("thinking", reasoning, out)
         else:
             self._output_chars += len(reasoning)  # dropped, but still paid for
-        self._text("text", content_text(delta.get("content")), out)
+        self._text("text", content_text(content), out)
         refusal = delta.get("refusal")
         if isinstance(refusal, str) and refusal:
             self._refusal = True
@@ -197,33 +204,38 @@ class StreamTranslator:
                 self._start_tool(tool, out)
 
     def _tool_for(self, call: JSON) -> _Tool:
-        """The call's state: by `index`; else by id (Gemini omits index); else the latest call."""
+        """The call a delta belongs to: a known id; else its `index`; else (Gemini) the latest call.
+
+        A new id at a used index is a new call: Ollama sends every parallel call with `index: 0`
+        (ollama/ollama#15457), and merging them would corrupt the first call's JSON input.
+        """
         index, call_id = call.get("index"), _nonempty(call.get("id"))
-        key: ToolKey
-        if isinstance(index, int) and not isinstance(index, bool):
-            key = index
-        elif call_id is not None:
-            key = next((k for k, t in self._tools.items() if t.id == call_id), call_id)
-        elif self._last_key is None or self._names_another_tool(call):
-            key = f"#{len(self._tools)}"
-        else:
-            key = self._last_key
-        self._last_key = key
-        tool = self._tools.get(key)
+        has_index = isinstance(index, int) and not isinstance(index, bool)
+        tool = next((t for t in self._tools if call_id is not None and t.id == call_id), None)
+        if tool is None and has_index:
+            tool = self._by_index.get(index)
+            if tool is not None and call_id is not None and tool.id is not None:
+                tool = None  # a different id at this index: another call
+        elif tool is None and call_id is None and not self._names_another_tool(call):
+            tool = self._latest
         if tool is None:
-            tool = self._tools[key] = _Tool()
+            tool = _Tool()
+            self._tools.append(tool)
+        if has_index:
+            self._by_index[index] = tool
+        self._latest = tool
         return tool
 
     def _names_another_tool(self, call: JSON) -> bool:
         """An index- and id-less delta naming a different function than the latest call starts a new one."""
         function = call.get("function")
         name = _nonempty(function.get("name")) if isinstance(function, dict) else None
-        latest = self._tools[self._last_key].name if self._last_key is not None else None
+        latest = self._latest.name if self._latest is not None else None
         return name is not None and latest is not None and name != latest
 
     def _must_queue(self) -> bool:
         """A new call must wait if calls already wait, or the open tool's JSON may still grow."""
-        if any(t.state == "queued" for t in self._tools.values()):
+        if any(t.state == "queued" for t in self._tools):
             return True
         open_tool = self._open.tool if self._open is not None else None
         return open_tool is not None and not _is_complete_json(open_tool.args)
@@ -268,7 +280,7 @@ class StreamTranslator:
     def _close_all(self, out: list[JSON]) -> None:
         """Close the open block, then emit each queued tool call whole."""
         self._close(out)
-        for tool in self._tools.values():
+        for tool in self._tools:
             if tool.state == "queued":
                 self._start_tool(tool, out)
                 self._close(out)
@@ -277,11 +289,11 @@ class StreamTranslator:
         """The one `message_delta` (stop reason and final usage) and `message_stop`."""
         out: list[JSON] = []
         self._close_all(out)
-        if any(t.state == "pending" for t in self._tools.values()):
+        if any(t.state == "pending" for t in self._tools):
             logger.warning("dropping upstream tool calls that never received a name")
         reason = stop_reason(
             self._finish or "stop",  # [DONE] without a reason: tool blocks still mean tool_use (§5.3 step 6)
-            has_tool_use=any(t.state == "streamed" for t in self._tools.values()),
+            has_tool_use=any(t.state == "streamed" for t in self._tools),
             stop_sequence=self._stop_sequence,
             refusal=self._refusal,
         )

@@ -206,6 +206,8 @@ def _check_tools(tools: object) -> None:
         _check_optional(tool, "type", str, "a string", path + ".")
         _check_optional(tool, "description", str, "a string", path + ".")
         _check_optional(tool, "input_schema", dict, "an object", path + ".")
+        if tool.get("type") in (None, "custom") and "input_schema" not in tool:
+            raise TranslationError("field required", path + ".input_schema")  # as Anthropic answers
         _check_optional(tool, "strict", bool, "a boolean", path + ".")
 
 

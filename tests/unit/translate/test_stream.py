@@ -5,167 +5,48 @@ Conformance cases 33-43 of protocol.md §9 and every edge case listed in style.m
 
 from __future__ import annotations
 
-import codecs
 import json
 import logging
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from api.translate import ids
-from api.translate.sse import SSEDecoder, encode_event
+from api.translate.sse import encode_event
 from api.translate.stream import StreamTranslator
 from api.translate.types import JSON, Context
 
+from .stream_events import (
+    DONE,
+    ESTIMATE,
+    assert_well_formed,
+    call,
+    chunk,
+    decode,
+    delta,
+    error_event,
+    make_ctx,
+    message_end,
+    message_start,
+    replay,
+    replay_file,
+    replay_payloads,
+    signature,
+    start_text,
+    start_thinking,
+    start_tool,
+    stop,
+    tools,
+    usage_of,
+)
+
 STREAMS = Path(__file__).resolve().parents[2] / "fixtures" / "streams"
-MODEL = "claude-opus-4-8"
-ESTIMATE = 77
-DONE = "[DONE]"
 
 
 @pytest.fixture(autouse=True)
 def fixed_message_id(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ids, "new_message_id", lambda: "msg_test")
-
-
-def make_ctx(**overrides: Any) -> Context:
-    overrides.setdefault("requested_model", MODEL)
-    overrides.setdefault("input_tokens_estimate", ESTIMATE)
-    return Context(**overrides)
-
-
-# --- expected-event builders -------------------------------------------------------------------
-
-
-def message_start(input_tokens: int = ESTIMATE) -> JSON:
-    usage = usage_of(input_tokens, 1)
-    message = {"id": "msg_test", "type": "message", "role": "assistant", "model": MODEL, "content": []}
-    return {
-        "type": "message_start",
-        "message": message | {"stop_reason": None, "stop_sequence": None, "usage": usage},
-    }
-
-
-def usage_of(input_tokens: int, output_tokens: int, read: int = 0, creation: int = 0) -> JSON:
-    return {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "cache_creation_input_tokens": creation,
-        "cache_read_input_tokens": read,
-    }
-
-
-def start_text(index: int) -> JSON:
-    return {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
-
-
-def start_thinking(index: int) -> JSON:
-    block = {"type": "thinking", "thinking": "", "signature": ""}
-    return {"type": "content_block_start", "index": index, "content_block": block}
-
-
-def start_tool(index: int, tool_id: str, name: str) -> JSON:
-    block = {"type": "tool_use", "id": tool_id, "name": name, "input": {}}
-    return {"type": "content_block_start", "index": index, "content_block": block}
-
-
-def delta(index: int, **payload: str) -> JSON:
-    kind, value = next(iter(payload.items()))
-    names = {"text": "text_delta", "thinking": "thinking_delta", "partial_json": "input_json_delta"}
-    return {"type": "content_block_delta", "index": index, "delta": {"type": names[kind], kind: value}}
-
-
-def signature(index: int, thinking: str) -> JSON:
-    sig = {"type": "signature_delta", "signature": ids.thinking_signature(thinking)}
-    return {"type": "content_block_delta", "index": index, "delta": sig}
-
-
-def stop(index: int) -> JSON:
-    return {"type": "content_block_stop", "index": index}
-
-
-def message_end(reason: str, usage: JSON, sequence: str | None = None) -> list[JSON]:
-    end = {
-        "type": "message_delta",
-        "delta": {"stop_reason": reason, "stop_sequence": sequence},
-        "usage": usage,
-    }
-    return [end, {"type": "message_stop"}]
-
-
-# --- replay helpers -----------------------------------------------------------------------------
-
-
-def chunk(delta_: JSON | None = None, finish: str | None = None, **top: Any) -> JSON:
-    """One O chunk with a single choice."""
-    choice: JSON = {"index": 0, "delta": delta_ or {}, "finish_reason": finish}
-    return {"object": "chat.completion.chunk", "choices": [choice], **top}
-
-
-def call(index: int | None = None, call_id: str | None = None, name: str | None = None, args: str = "") -> JSON:
-    """One `tool_calls` entry; None leaves a key out, as index-less (Gemini) or id-less deltas do."""
-    entry: JSON = {} if index is None else {"index": index}
-    if call_id is not None:
-        entry["id"] = call_id
-    return entry | {"function": {"arguments": args} | ({"name": name} if name else {})}
-
-
-def tools(*calls: JSON) -> JSON:
-    return chunk({"tool_calls": list(calls)})
-
-
-def error_event(error_type: str, message: str) -> JSON:
-    return {"type": "error", "error": {"type": error_type, "message": message}}
-
-
-def replay(items: list[JSON | str], ctx: Context | None = None, *, eof: bool = True) -> list[JSON]:
-    """Events for chunks fed in order; `DONE` marks `[DONE]`; `eof=False` leaves the stream open."""
-    translator = StreamTranslator(ctx or make_ctx())
-    events = translator.start()
-    done = False
-    for item in items:
-        if item == DONE:
-            done = True
-            break
-        events += translator.feed(item)  # type: ignore[arg-type]
-    return events + translator.finish(done=done) if eof else events
-
-
-def replay_payloads(payloads: list[str], ctx: Context) -> list[JSON]:
-    return replay([p if p == DONE else json.loads(p) for p in payloads], ctx)
-
-
-def decode(pieces: list[bytes]) -> list[str]:
-    """Upstream bytes as they arrive -> `data` payloads, through an incremental UTF-8 decoder."""
-    text, sse = codecs.getincrementaldecoder("utf-8")(), SSEDecoder()
-    payloads = []
-    for piece in pieces:
-        payloads += sse.feed(text.decode(piece))
-    return payloads + sse.feed(text.decode(b"", final=True)) + sse.flush()
-
-
-def replay_file(name: str, ctx: Context) -> list[JSON]:
-    return replay_payloads(decode([(STREAMS / name).read_bytes()]), ctx)
-
-
-def assert_well_formed(events: list[JSON]) -> None:
-    """A's grammar (§5.1): message_start, contiguous blocks with one open at a time, one message_delta."""
-    assert events[0]["type"] == "message_start"
-    open_index, next_index, deltas = None, 0, 0
-    for event in events[1:]:
-        kind = event["type"]
-        if kind == "content_block_start":
-            assert open_index is None and event["index"] == next_index
-            open_index, next_index = next_index, next_index + 1
-        elif kind in ("content_block_delta", "content_block_stop"):
-            assert event["index"] == open_index
-            open_index = None if kind == "content_block_stop" else open_index
-        elif kind == "message_delta":
-            assert open_index is None
-            deltas += 1
-    assert deltas == 1 and events[-1] == {"type": "message_stop"}
 
 
 # --- recorded transcripts -----------------------------------------------------------------------
@@ -293,7 +174,7 @@ TRANSCRIPTS = [
 
 @pytest.mark.parametrize(("name", "ctx", "expected"), TRANSCRIPTS)
 def test_a_recorded_transcript_replays_to_the_exact_events(name: str, ctx: Context, expected: list[JSON]) -> None:
-    events = replay_file(name, ctx)
+    events = replay_file(STREAMS / name, ctx)
     assert events == expected
     assert_well_formed(events)
 
@@ -307,7 +188,7 @@ def test_a_transcript_split_at_any_byte_gives_identical_events(name: str, ctx: C
 
 
 def test_every_frame_names_its_event_type_and_the_text_deltas_rebuild_the_upstream_text() -> None:
-    events = replay_file("openai_text.sse", make_ctx())
+    events = replay_file(STREAMS / "openai_text.sse", make_ctx())
     for event in events:
         head, data = encode_event(event).decode().split("\n", 1)
         assert head == f"event: {event['type']}" and json.loads(data.removeprefix("data: ")) == event
@@ -319,7 +200,7 @@ def test_every_frame_names_its_event_type_and_the_text_deltas_rebuild_the_upstre
 def test_the_anthropic_sdk_accumulates_the_events_into_the_expected_message() -> None:
     streaming = pytest.importorskip("anthropic.lib.streaming._messages")
     snapshot, bufs = None, {}
-    for event in replay_file("openai_tools.sse", make_ctx()):
+    for event in replay_file(STREAMS / "openai_tools.sse", make_ctx()):
         snapshot = streaming.accumulate_event(event=event, current_snapshot=snapshot, json_bufs=bufs)
     assert [b.to_dict() for b in snapshot.content] == [
         {"type": "text", "text": "Let me look."},

@@ -161,7 +161,7 @@ INVALID = [
     ),
     pytest.param(make_body(tools={"name": "x"}), "tools", "a list", id="it_rejects_tools_that_are_not_a_list"),
     pytest.param(
-        make_body(tools=[{"name": "ok"}, {"description": "no name"}]),
+        make_body(tools=[{"name": "ok", "input_schema": {"type": "object"}}, {"description": "no name"}]),
         "tools.1.name",
         "field required",
         id="it_rejects_a_tool_without_name",
@@ -171,6 +171,18 @@ INVALID = [
         "tools.0.input_schema",
         "an object",
         id="it_rejects_a_tool_schema_that_is_not_an_object",
+    ),
+    pytest.param(
+        make_body(tools=[{"name": "ok", "input_schema": {"type": "object"}}, {"name": "Bash"}]),
+        "tools.1.input_schema",
+        "field required",
+        id="it_rejects_a_custom_tool_without_input_schema_as_anthropic_does",
+    ),
+    pytest.param(
+        make_body(tools=[{"name": "Edit", "type": "custom", "description": "edit"}]),
+        "tools.0.input_schema",
+        "field required",
+        id="it_rejects_a_typed_custom_tool_without_input_schema",
     ),
     pytest.param(
         make_body(tool_choice={"type": "required"}),
