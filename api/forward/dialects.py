@@ -14,6 +14,7 @@ from typing import Protocol
 from api.providers.openai import CHAT_PATH, RESPONSES_PATH
 from api.translate import response, responses_request, responses_response, responses_stream
 from api.translate.request import to_openai_request
+from api.translate.search_unavailable import UnavailableSearch, rewrite_message
 from api.translate.stream import StreamTranslator
 from api.translate.types import JSON, AnthropicMessage, Context, Usage
 
@@ -35,14 +36,25 @@ class Dialect:
     """(body, *, upstream_model, profile, max_tokens_cap) -> the upstream body and the context."""
     to_message: Callable[[JSON, Context], AnthropicMessage]
     translator: Callable[[Context], Translator]
+    searches: bool
+    """The upstream runs web search itself; otherwise search calls are answered as unavailable."""
+
+    def stream_translator(self, ctx: Context) -> Translator:
+        translator = self.translator(ctx)
+        return UnavailableSearch(translator, ctx.web_search) if ctx.web_search and not self.searches else translator
+
+    def message(self, completion: JSON, ctx: Context) -> AnthropicMessage:
+        message = self.to_message(completion, ctx)
+        return rewrite_message(message, ctx.web_search) if ctx.web_search and not self.searches else message
 
 
-CHAT = Dialect(CHAT_PATH, to_openai_request, response.to_anthropic_message, StreamTranslator)
+CHAT = Dialect(CHAT_PATH, to_openai_request, response.to_anthropic_message, StreamTranslator, searches=False)
 RESPONSES = Dialect(
     RESPONSES_PATH,
     responses_request.to_responses_request,
     responses_response.to_anthropic_message,
     responses_stream.ResponsesStreamTranslator,
+    searches=True,
 )
 
 

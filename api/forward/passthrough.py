@@ -46,9 +46,7 @@ def upstream_headers(request: HttpRequest | None, provider: ProviderInfo) -> dic
         headers = {name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers}
         headers.update((k, v) for k, v in request.headers.items() if k.lower().startswith("x-stainless-"))
     headers.setdefault("anthropic-version", "2023-06-01")
-    headers.update(
-        {"content-type": "application/json", "accept-encoding": "identity", **provider.extra_headers}
-    )
+    headers.update({"content-type": "application/json", "accept-encoding": "identity", **provider.extra_headers})
     if provider.api_key:
         headers["x-api-key"] = provider.api_key
     return headers

@@ -49,7 +49,7 @@ async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body
         async def open_stream(r: RouteInfo) -> tuple[httpx.Response, Translator]:
             upstream, ctx, dialect = translate_request(body, r, body_size)
             opened = await openai.open_response(client_for(r.provider), r.provider, upstream, dialect.path)
-            return opened, dialect.translator(ctx)
+            return opened, dialect.stream_translator(ctx)
 
         _, (response, translator) = await with_retries(ex, route, caller, open_stream)
         return StreamingHttpResponse(
@@ -64,7 +64,7 @@ async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body
 
     _, (completion, ctx, dialect) = await with_retries(ex, route, caller, complete)
     try:
-        message = dialect.to_message(completion, ctx)
+        message = dialect.message(completion, ctx)
     except UpstreamFormatError as exc:
         raise GatewayError(exc.to_api_error()) from None
     ex.set_usage(message["usage"], estimated=not isinstance(completion.get("usage"), dict))

@@ -146,13 +146,14 @@ def _repair(items: list[JSON]) -> list[JSON]:
 
 def _tools(body: JSON, profile: Profile, context: Context) -> JSON:
     """Function tools (flat in this API, and not strict unless asked: strict is its default) and web search."""
-    chat = convert_tools(body, profile, context)
+    search = web_search.web_search_tool(body)
+    customs = [t for t in body.get("tools") or () if t is not search]  # search is hosted, not a function
+    chat = convert_tools({**body, "tools": customs}, profile, context)
     tools: list[JSON] = [
         {"type": "function", **t["function"], "strict": t["function"].get("strict", False)}
         for t in chat.get("tools", [])
     ]
     out: JSON = {}
-    search = web_search.web_search_tool(body)
     if search is not None:
         context.web_search = search["name"]
         tools.append(web_search.responses_tool(search))
