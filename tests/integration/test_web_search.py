@@ -112,3 +112,26 @@ async def test_a_client_tool_next_to_an_unavailable_search_still_stops_for_tool_
     assert [b["type"] for b in reply["content"]] == ["server_tool_use", "web_search_tool_result", "tool_use"]
     assert reply["content"][1]["content"] == UNAVAILABLE
     assert reply["stop_reason"] == "tool_use"
+
+
+async def test_blocks_after_an_unavailable_search_keep_contiguous_indices_in_a_stream(gateway, upstream, async_client):
+    search = {"index": 0, "id": "call_1", "function": {"name": "web_search", "arguments": '{"query":"x"}'}}
+    bash = {"index": 1, "id": "call_2", "function": {"name": "Bash", "arguments": '{"command":"ls"}'}}
+    upstream.post(f"{UPSTREAM}/chat/completions").mock(
+        return_value=httpx.Response(
+            200,
+            content=sse(
+                chunk({"tool_calls": [search]}),
+                chunk({"tool_calls": [bash]}),
+                chunk(finish="tool_calls"),
+                "data: [DONE]\n\n",
+            ),
+        )
+    )
+    body = {**SEARCH_BODY, "tools": [WEB_SEARCH, BASH], "stream": True}
+    events = await read_stream(await post(async_client, gateway["secret"], body))
+    blocks = [(e["index"], e["content_block"]["type"]) for e in events if e["type"] == "content_block_start"]
+    assert blocks == [(0, "server_tool_use"), (1, "web_search_tool_result"), (2, "tool_use")]
+    deltas = [e["index"] for e in events if e["type"] == "content_block_delta"]
+    assert deltas == [0, 2]
+    assert events[-2]["delta"]["stop_reason"] == "tool_use"
