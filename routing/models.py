@@ -21,6 +21,7 @@ class Provider(models.Model):
     class Kind(models.TextChoices):
         OPENAI = "openai", "OpenAI-compatible (Chat Completions)"
         ANTHROPIC = "anthropic", "Anthropic-compatible (pass-through)"
+        OPENAI_RESPONSES = "openai-responses", "OpenAI Responses API (/v1/responses)"
 
     name = models.SlugField(max_length=64, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OPENAI)

@@ -15,6 +15,7 @@ from api.accounting import metrics
 from api.accounting.exchange import Exchange
 from api.admission.auth import Caller
 from api.forward.attempts import with_retries
+from api.forward.dialects import Dialect, Translator, dialect_for
 from api.forward.sse import PING, encode_events, ping_frame, with_pings
 from api.http import lifecycle
 from api.http.errors import GatewayError
@@ -23,49 +24,49 @@ from api.providers import openai
 from api.providers.clients import client_for
 from api.translate.caching import prompt_cache_key
 from api.translate.errors import ApiError, timeout_error
-from api.translate.mapping import find_usage
+from api.translate.mapping import UpstreamFormatError, find_usage
 from api.translate.profiles import profile_for
-from api.translate.request import to_openai_request
-from api.translate.response import UpstreamFormatError, to_anthropic_message
-from api.translate.stream import StreamTranslator
 from api.translate.types import JSON, Context
 from routing.resolve import RouteInfo
 
 log = logging.getLogger("api.forward.relay")
 
 
-def translate_request(body: JSON, route: RouteInfo, body_size: int, caller: Caller) -> tuple[JSON, Context]:
+def translate_request(body: JSON, route: RouteInfo, body_size: int, caller: Caller) -> tuple[JSON, Context, Dialect]:
+    """The upstream body in the route's provider's dialect (Chat Completions or the Responses API)."""
+    dialect = dialect_for(route.provider.kind)
     profile = profile_for(route.provider.profile, route.target_model)
     cache_key = prompt_cache_key(f"key:{caller.key.id}" if caller.key else "anonymous", body)
-    upstream, ctx = to_openai_request(
+    upstream, ctx = dialect.to_upstream(
         body, upstream_model=route.target_model, profile=profile, max_tokens_cap=route.max_tokens, cache_key=cache_key
     )
     ctx.input_tokens_estimate = body_size // 4  # cheap; the upstream's usage replaces it
-    return upstream, ctx
+    return upstream, ctx, dialect
 
 
 async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body_size: int) -> HttpResponse:
     """Translate, call (with retries and fallbacks before any byte is sent), translate back."""
     if body.get("stream"):
 
-        async def open_stream(r: RouteInfo) -> tuple[httpx.Response, Context]:
-            upstream, ctx = translate_request(body, r, body_size, caller)
-            return await openai.open_response(client_for(r.provider), r.provider, upstream), ctx
+        async def open_stream(r: RouteInfo) -> tuple[httpx.Response, Translator]:
+            upstream, ctx, dialect = translate_request(body, r, body_size, caller)
+            opened = await openai.open_response(client_for(r.provider), r.provider, upstream, dialect.path)
+            return opened, dialect.stream_translator(ctx)
 
-        _, (response, ctx) = await with_retries(ex, route, caller, open_stream)
+        _, (response, translator) = await with_retries(ex, route, caller, open_stream)
         return StreamingHttpResponse(
-            _stream(ex, response, StreamTranslator(ctx)),
+            _stream(ex, response, translator),
             content_type="text/event-stream",
             headers={"cache-control": "no-cache", "request-id": ex.request_id, "x-accel-buffering": "no"},
         )
 
-    async def complete(r: RouteInfo) -> tuple[JSON, Context]:
-        upstream, ctx = translate_request(body, r, body_size, caller)
-        return await openai.complete(client_for(r.provider), r.provider, upstream), ctx
+    async def complete(r: RouteInfo) -> tuple[JSON, Context, Dialect]:
+        upstream, ctx, dialect = translate_request(body, r, body_size, caller)
+        return await openai.complete(client_for(r.provider), r.provider, upstream, dialect.path), ctx, dialect
 
-    _, (completion, ctx) = await with_retries(ex, route, caller, complete)
+    _, (completion, ctx, dialect) = await with_retries(ex, route, caller, complete)
     try:
-        message = to_anthropic_message(completion, ctx)
+        message = dialect.message(completion, ctx)
     except UpstreamFormatError as exc:
         raise GatewayError(exc.to_api_error()) from None
     ex.set_usage(message["usage"], estimated=find_usage(completion) is None)
@@ -87,7 +88,7 @@ def check_deadlines(ex: Exchange) -> None:
         raise GatewayError(timeout_error("waiting for the first token"))
 
 
-async def _stream(ex: Exchange, response: httpx.Response, translator: StreamTranslator) -> AsyncIterator[bytes]:
+async def _stream(ex: Exchange, response: httpx.Response, translator: Translator) -> AsyncIterator[bytes]:
     """The SSE body. Every exit (end, upstream failure, client gone) closes the upstream and logs once."""
     gone = False
     metrics.INFLIGHT_STREAMS.inc()

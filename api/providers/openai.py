@@ -22,8 +22,13 @@ DONE = object()
 """Yielded by `iter_chunks` for `data: [DONE]`."""
 
 
-def chat_url(provider: ProviderInfo) -> str:
-    url = provider.base_url + "/chat/completions"
+CHAT_PATH = "/chat/completions"
+RESPONSES_PATH = "/responses"
+
+
+def chat_url(provider: ProviderInfo, path: str = CHAT_PATH) -> str:
+    """The provider's endpoint for `path` (Chat Completions unless told; the Responses API shares the rest)."""
+    url = provider.base_url + path
     return f"{url}?api-version={provider.api_version}" if provider.api_version else url
 
 
@@ -38,9 +43,11 @@ def upstream_headers(provider: ProviderInfo) -> dict[str, str]:
     return headers
 
 
-async def open_response(client: Upstream, provider: ProviderInfo, body: dict) -> httpx.Response:
+async def open_response(client: Upstream, provider: ProviderInfo, body: dict, path: str = CHAT_PATH) -> httpx.Response:
     """POST and wait for the status line; a non-2xx becomes a `ProviderError` with the body read."""
-    request = client.request("POST", chat_url(provider), content=orjson.dumps(body), headers=upstream_headers(provider))
+    request = client.request(
+        "POST", chat_url(provider, path), content=orjson.dumps(body), headers=upstream_headers(provider)
+    )
     try:
         response = await client.send(request)
     except httpx.HTTPError as exc:
@@ -57,9 +64,9 @@ async def open_response(client: Upstream, provider: ProviderInfo, body: dict) ->
     return response
 
 
-async def complete(client: Upstream, provider: ProviderInfo, body: dict) -> dict:
+async def complete(client: Upstream, provider: ProviderInfo, body: dict, path: str = CHAT_PATH) -> dict:
     """A non-streaming completion as a dict; HTML, truncated or non-object JSON is a 502."""
-    raw = await read_whole(await open_response(client, provider, body))
+    raw = await read_whole(await open_response(client, provider, body, path))
     return _json_object(raw, "the upstream's response")
 
 

@@ -71,7 +71,7 @@ def _user_turn(blocks: list[JSON], path: str, profile: Profile) -> list[JSON]:
     systems: list[str] = []
     for j, block in enumerate(blocks):
         if block["type"] == "tool_result":
-            tools.append(_tool_message(block, f"{path}.{j}", profile, attachments))
+            tools.append(tool_message(block, f"{path}.{j}", profile, attachments))
         elif block["type"] == "mid_conv_system":
             systems.append(joined_text(block.get("content", block.get("text"))))
         else:
@@ -86,7 +86,7 @@ def _user_turn(blocks: list[JSON], path: str, profile: Profile) -> list[JSON]:
     return out
 
 
-def _tool_message(block: JSON, path: str, profile: Profile, attachments: list[JSON]) -> JSON:
+def tool_message(block: JSON, path: str, profile: Profile, attachments: list[JSON]) -> JSON:
     """One `tool` message; images and files go to `attachments` (O tool content is text only)."""
     tool_id = upstream_tool_id(block["tool_use_id"], mistral=profile.mistral_ids)
     content = block.get("content")
@@ -127,7 +127,7 @@ def _assistant_turn(blocks: list[JSON], profile: Profile) -> list[JSON]:
         elif kind == "compaction" and isinstance(block.get("content"), str) and block["content"].strip():
             texts.append(block["content"])  # the summary of compacted history
         else:
-            _add_note(texts, _server_tool_note(block))
+            _add_note(texts, server_tool_note(block))
     if not texts and not calls:
         return []
     message: JSON = {"role": "assistant", "content": "".join(texts) if texts else None}
@@ -161,7 +161,7 @@ def _add_note(texts: list[str], note: str | None) -> None:
         texts.append(("\n" if texts and not texts[-1].endswith("\n") else "") + note + "\n")
 
 
-def _server_tool_note(block: JSON) -> str | None:
+def server_tool_note(block: JSON) -> str | None:
     """Short text for Anthropic-run tool calls and web search results; never O tool_calls (§1.2).
 
     Thinking the profile does not echo, redacted thinking, `fallback` markers and other server

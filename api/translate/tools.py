@@ -14,6 +14,7 @@ import copy
 import logging
 from typing import Any
 
+from . import web_search
 from .ids import upstream_tool_name
 from .profiles import Profile
 from .types import JSON, Context
@@ -56,6 +57,8 @@ def convert_tools(body: JSON, profile: Profile, context: Context) -> JSON:
     functions: list[JSON] = []
     upstream_names: dict[str, str] = {}
     for tool in body.get("tools") or ():
+        if tool is web_search.web_search_tool(body):
+            context.web_search = tool["name"]  # offered as a function; its calls are answered as unavailable
         function = _function_tool(tool, profile)
         if function is None:
             continue
@@ -82,7 +85,9 @@ def _function_tool(tool: JSON, profile: Profile) -> JSON | None:
     kind = tool.get("type")
     schema = tool.get("input_schema")
     description = tool.get("description")
-    if schema is None and kind not in (None, "custom"):
+    if isinstance(kind, str) and kind.startswith("web_search_"):
+        schema, description = copy.deepcopy(web_search.QUERY_SCHEMA), "Search the web."
+    elif schema is None and kind not in (None, "custom"):
         schema, description = _client_tool(tool)
         if schema is None:
             logger.warning(

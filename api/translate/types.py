@@ -86,6 +86,8 @@ class Context:
     """Local estimate, used in `message_start` and when the upstream reports no usage."""
     stream_usage: bool = True
     """`stream_options.include_usage` was sent: hold `message_delta` until the usage chunk."""
+    web_search: str | None = None
+    """The name of the client's `web_search_*` server tool, when the request carries one."""
 
     def original_tool_name(self, upstream_name: str) -> str:
         return self.tool_names.get(upstream_name, upstream_name)

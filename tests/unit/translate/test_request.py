@@ -12,6 +12,7 @@ from api.translate.profiles import PROFILES, Profile, profile_for
 from api.translate.request import to_openai_request
 from api.translate.types import Context, TranslationError
 from api.translate.validate import validate_request
+from api.translate.web_search import QUERY_SCHEMA
 
 OPENAI = PROFILES["openai"]
 OLLAMA = PROFILES["ollama"]
@@ -187,8 +188,16 @@ CASES = [
         ),
         OPENAI,
         None,
-        base(),
-        id="c10_a_lone_server_tool_leaves_no_tool_keys",
+        base(
+            tools=[
+                {
+                    "type": "function",
+                    "function": {"name": "web_search", "description": "Search the web.", "parameters": QUERY_SCHEMA},
+                }
+            ],
+            tool_choice={"type": "function", "function": {"name": "web_search"}},
+        ),
+        id="c10_web_search_is_offered_as_a_function_whose_calls_are_answered_as_unavailable",
     ),
     pytest.param(
         make_body(tools=[BASH], tool_choice={"type": "any"}),
@@ -383,8 +392,8 @@ def test_c9_a_tool_keeps_its_schema_object_and_a_long_name_maps_back() -> None:
 
 def test_c10_dropping_a_server_tool_logs_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        translate(make_body(tools=[{"type": "web_search_20250305", "name": "web_search"}]))
-    assert any("web_search" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+        translate(make_body(tools=[{"type": "code_execution_20250825", "name": "code_execution"}]))
+    assert any("code_execution" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
 
 
 def test_c24_an_unknown_block_type_is_refused_with_its_path() -> None:

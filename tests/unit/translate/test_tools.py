@@ -24,7 +24,7 @@ BASH_SCHEMA = {
 }
 BASH = {"name": "Bash", "description": "Run a command", "input_schema": BASH_SCHEMA}
 READ = {"name": "Read", "description": "Read a file", "input_schema": {"type": "object", "properties": {}}}
-WEB_SEARCH = {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}
+SERVER_TOOL = {"type": "code_execution_20250825", "name": "code_execution"}  # a server tool with no equivalent
 
 
 def function(name: str, parameters: dict[str, Any], description: str | None = None) -> dict[str, Any]:
@@ -77,14 +77,14 @@ CASES = [
     ),
     pytest.param(
         {
-            "tools": [WEB_SEARCH],
-            "tool_choice": {"type": "tool", "name": "web_search", "disable_parallel_tool_use": True},
+            "tools": [SERVER_TOOL],
+            "tool_choice": {"type": "tool", "name": "code_execution", "disable_parallel_tool_use": True},
         },
         {},
         id="a_lone_server_tool_leaves_no_tools_no_tool_choice_no_parallel_flag",
     ),
     pytest.param(
-        {"tools": [BASH, WEB_SEARCH], "tool_choice": {"type": "tool", "name": "web_search"}},
+        {"tools": [BASH, SERVER_TOOL], "tool_choice": {"type": "tool", "name": "code_execution"}},
         {"tools": [function("Bash", BASH_SCHEMA, "Run a command")]},
         id="tool_choice_naming_a_dropped_tool_is_dropped",
     ),
@@ -158,9 +158,9 @@ def test_short_names_leave_the_reverse_map_empty() -> None:
 
 def test_a_dropped_server_tool_is_logged_as_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="api.translate.tools"):
-        convert({"tools": [WEB_SEARCH, {"type": "code_execution_20250825", "name": "code_execution"}]})
+        convert({"tools": [SERVER_TOOL, {"type": "code_execution_20250825", "name": "code_execution"}]})
     assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING"]
-    assert "web_search_20250305" in caplog.records[0].getMessage()
+    assert "code_execution_20250825" in caplog.records[0].getMessage()
 
 
 @pytest.mark.parametrize(
