@@ -67,3 +67,8 @@ class GatewayOIDCBackend(OIDCAuthenticationBackend):
         if names is not None:
             user.groups.set([Group.objects.get_or_create(name=name)[0] for name in names])
         return user
+
+
+def username_from_claims(email: str, claims: dict | None = None) -> str:
+    """New single sign-on users are named by their email (the claim they are matched on), not a hash."""
+    return email.lower()

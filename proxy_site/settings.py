@@ -302,6 +302,7 @@ OIDC_ALLOWED_EMAIL_DOMAINS = [d.lower() for d in env.list("OIDC_ALLOWED_EMAIL_DO
 OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="")  # e.g. groups: the user's Django groups follow it
 OIDC_CREATE_USER = _flag("OIDC_CREATE_USER", True)
 OIDC_USE_PKCE = True
+OIDC_USERNAME_ALGO = "portal.auth.username_from_claims"
 OIDC_TIMEOUT = _number("OIDC_TIMEOUT", 10.0, float)
 LOGIN_REDIRECT_URL_FAILURE = "/portal/login/?sso=failed"
 SSO_ENABLED = bool(OIDC_RP_CLIENT_ID and OIDC_OP_AUTHORIZATION_ENDPOINT)
