@@ -97,7 +97,9 @@ def post_new_key(page, **fields: str):
 
 
 def erins_keys(gw: Gateway) -> list[dict]:
-    sql = "SELECT k.* FROM routing_proxykey k JOIN auth_user u ON u.id = k.user_id WHERE u.username = 'erin@example.test'"
+    sql = (
+        "SELECT k.* FROM routing_proxykey k JOIN auth_user u ON u.id = k.user_id WHERE u.username = 'erin@example.test'"
+    )
     return gw.query(sql)
 
 

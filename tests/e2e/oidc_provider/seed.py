@@ -1,4 +1,4 @@
-"""Seed the provider: `python -m tests.e2e.oidc_provider.seed REDIRECT_URI CLIENT_ID CLIENT_SECRET USER:EMAIL:GROUP:PASSWORD...`"""
+"""Seed the provider: `python -m tests.e2e.oidc_provider.seed REDIRECT_URI CLIENT_ID SECRET USER:EMAIL:GROUP:PW...`"""
 
 import sys
 
