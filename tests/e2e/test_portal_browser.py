@@ -11,15 +11,18 @@ revokes it; both changes are in the audit log with her address. Screenshots go t
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from collections.abc import Iterator
 
 import anthropic
 import pytest
 
 from tests.e2e.oidc_provider.server import running_provider
-from tests.e2e.servers import REPO, Gateway, gateway_env, serving
+from tests.e2e.servers import BIG, REPO, Gateway, gateway_env, serving
 from tests.e2e.test_admin_browser import Screens, browser  # noqa: F401  (the module's Chromium fixture)
+from tests.e2e.test_claude_code import claude_bin  # noqa: F401  (the pinned CLI, or a skip)
 from tests.fakes.openai_upstream import Text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -213,3 +216,44 @@ def test_a_developer_signs_in_through_sso_gets_a_key_within_policy_uses_it_and_o
             "Issued in the portal from 127.0.0.1.",
             "Revoked in the portal from 127.0.0.1.",
         ]
+
+
+def test_the_setup_line_the_portal_shows_pasted_as_is_makes_claude_code_answer(
+    pages,
+    sso_gateway,
+    fake_upstream,
+    claude_bin,  # noqa: F811
+    tmp_path,
+):
+    """Frank's team has no policy: he creates a key, pastes the line into a shell and asks one question."""
+    open_page, folder = pages
+    frank = open_page()
+    screens = folder["screens"]
+    with screens.on_failure():
+        sign_in_with_sso(frank, screens, FRANK)
+        frank.goto("/portal/keys/new/")
+        frank.fill("#id_name", "frank terminal")
+        frank.click("#key-form button[type=submit]")
+        line = frank.inner_text("#setup-line")
+        screens.shoot("frank-key-issued")
+    fake_upstream.script(Text("Answered through the portal's key.", model=BIG))
+    (tmp_path / "home").mkdir()
+    env = {
+        "PATH": f"{claude_bin.parent}:{os.environ['PATH']}",
+        "HOME": str(tmp_path / "home"),
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    result = subprocess.run(
+        ["bash", "-c", f"{line} -p 'Who answers?'"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert "Answered through the portal's key." in result.stdout
+    rows = sso_gateway.usage_rows(username="frank@example.test", upstream_model=BIG)
+    assert [(r["key_prefix"], r["status"]) for r in rows][:1] == [(line.split("ANTHROPIC_API_KEY=")[1][:15], 200)]

@@ -49,3 +49,18 @@ def test_a_default_limit_above_its_maximum_is_refused():
         PortalPolicy(max_budget_tokens=100, default_budget_tokens=200, max_rpm=5).full_clean()
 
     assert set(refused.value.message_dict) == {"default_budget_tokens", "default_rpm"}
+
+
+def test_admins_set_policies_beside_the_other_models(client):
+    root = make_user(username="root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    team = Group.objects.create(name="team")
+
+    response = client.post(
+        "/admin/portal/portalpolicy/add/",
+        {"group": team.pk, "priority": 10, "may_create_keys": "on", "max_keys": 2, "budget_period": "month"},
+    )
+
+    assert response.status_code == 302
+    assert PortalPolicy.objects.get().group == team
+    assert client.get("/admin/portal/portalpolicy/").status_code == 200
