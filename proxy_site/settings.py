@@ -151,8 +151,10 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "axes",
+    "mozilla_django_oidc",
     "routing",
     "api",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -269,13 +271,47 @@ REST_KNOX = {
 # from one address, that pair is refused (even the right password) for ADMIN_LOGIN_LOCKOUT_MINUTES.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "portal.auth.LocalPasswordBackend",  # Django's, within PORTAL_LOCAL_LOGIN and SSO_REQUIRED_FOR_STAFF
 ]
 AXES_FAILURE_LIMIT = _number("ADMIN_LOGIN_FAILURES", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=_number("ADMIN_LOGIN_LOCKOUT_MINUTES", 15, float))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+
+# --- portal and single sign-on (README "Portal and single sign-on") ----------------------------
+# With no portal policy in the admin: may users create their own keys? Local passwords for users who
+# are neither staff nor superusers; staff must use single sign-on (superusers never lose their password).
+PORTAL_SELF_SERVICE_KEYS = _flag("PORTAL_SELF_SERVICE_KEYS", True)
+PORTAL_LOCAL_LOGIN = _flag("PORTAL_LOCAL_LOGIN", True)
+SSO_REQUIRED_FOR_STAFF = _flag("SSO_REQUIRED_FOR_STAFF", False)
+PORTAL_GATEWAY_URL = env.str("PORTAL_GATEWAY_URL", default="").rstrip("/")  # in setup lines; empty: this site
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "portal:login"
+# OpenID Connect (mozilla-django-oidc): the endpoints of the provider's /.well-known/openid-configuration.
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+OIDC_ALLOWED_EMAIL_DOMAINS = [d.lower() for d in env.list("OIDC_ALLOWED_EMAIL_DOMAINS", default=[])]
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="")  # e.g. groups: the user's Django groups follow it
+OIDC_CREATE_USER = _flag("OIDC_CREATE_USER", True)
+OIDC_USE_PKCE = True
+OIDC_USERNAME_ALGO = "portal.auth.username_from_claims"
+OIDC_TIMEOUT = _number("OIDC_TIMEOUT", 10.0, float)
+LOGIN_REDIRECT_URL_FAILURE = "/portal/login/?sso=failed"
+SSO_ENABLED = bool(OIDC_RP_CLIENT_ID and OIDC_OP_AUTHORIZATION_ENDPOINT)
+if SSO_ENABLED:
+    AUTHENTICATION_BACKENDS.append("portal.auth.GatewayOIDCBackend")
+# Session and CSRF cookies: never readable by scripts (htmx sends the token from the page), sent on
+# top-level navigation only; Secure follows SECURE_COOKIES above.
+SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")  # plain | json
 LOGGING = {

@@ -14,6 +14,8 @@ urlpatterns = [
     re_path(r"^v1/(?P<path>.*)$", views.not_found),
     path("admin/", admin.site.urls),
     path("api/v1/", include("routing.rest.urls")),
+    path("portal/", include("portal.urls")),
+    path("oidc/", include("mozilla_django_oidc.urls")),
 ]
 
 admin.site.site_header = "Anthropic gateway"

@@ -146,8 +146,8 @@ def test_issuing_and_revoking_are_recorded_in_the_audit_log_once_each(staff_clie
         ("root", str(key_id), CHANGE),
     ]
     assert [e.get_change_message() for e in entries] == [
-        "Issued through the management API.",
-        "Revoked through the management API.",
+        "Issued through the management API from 127.0.0.1.",
+        "Revoked through the management API from 127.0.0.1.",
     ]
     assert all(e.content_type.model_class() is ProxyKey for e in entries)
 

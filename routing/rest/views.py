@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE
 from django.db.models import F, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -16,7 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from routing import access, usage_stats
+from routing import access, audit, usage_stats
 from routing.models import ProxyKey, UsageLog
 from routing.rest import filters, permissions, serializers
 
@@ -40,11 +40,6 @@ API_NAMES = {
 
 def api_names(totals: dict) -> dict:
     return {API_NAMES.get(name, name): value for name, value in totals.items()}
-
-
-def audit(request: Request, key: ProxyKey, flag: int, message: str) -> None:
-    """Record the change in Django's admin log, the gateway's audit log, as the admin does."""
-    LogEntry.objects.log_actions(request.user.pk, [key], flag, change_message=message, single_object=True)
 
 
 def summarise(queryset: QuerySet, group_by: str) -> dict:
@@ -99,7 +94,7 @@ class KeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         if refusal:
             raise PermissionDenied(refusal)
         key = incoming.save()
-        audit(request, key, ADDITION, "Issued through the management API.")
+        audit.record(request, key, ADDITION, "Issued through the management API")
         body = serializers.IssuedKeySerializer(key, context=self.get_serializer_context()).data
         # The secret is in this body only: keep it out of every cache between here and the caller.
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
@@ -117,7 +112,7 @@ class KeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         if key.revoked_at is None:
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at"])
-            audit(request, key, CHANGE, "Revoked through the management API.")
+            audit.record(request, key, CHANGE, "Revoked through the management API")
         return Response(serializers.ProxyKeySerializer(key, context=self.get_serializer_context()).data)
 
 

@@ -1,0 +1,53 @@
+"""A user's own usage over time: per day (table and chart), per key and per model, filterable."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from routing import usage_stats
+from routing.models import ProxyKey, UsageLog
+
+WINDOWS = [(7, "7 days"), (30, "30 days"), (90, "90 days")]
+
+
+class UsageFilter(forms.Form):
+    days = forms.TypedChoiceField(choices=WINDOWS, coerce=int, required=False, empty_value=30)
+    key = forms.ModelChoiceField(queryset=ProxyKey.objects.none(), required=False, empty_label="All keys")
+    model = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["key"].queryset = ProxyKey.objects.filter(user=user)  # another user's key is not a choice
+        models = UsageLog.objects.filter(user=user).order_by().values_list("requested_model", flat=True).distinct()
+        self.fields["model"].choices = [("", "All models"), *((m, m) for m in sorted(models) if m)]
+
+
+def grouped(rows, **names) -> list[dict]:
+    return list(rows.order_by().values(**names).annotate(**usage_stats.TOTALS).order_by("-tokens"))
+
+
+@login_required
+def usage(request: HttpRequest) -> HttpResponse:
+    form = UsageFilter(request.GET or None, user=request.user)
+    wanted = form.cleaned_data if form.is_valid() else {}
+    days = wanted.get("days") or 30
+    rows = usage_stats.since(days).filter(user=request.user)
+    if wanted.get("key"):
+        rows = rows.filter(key=wanted["key"])
+    if wanted.get("model"):
+        rows = rows.filter(requested_model=wanted["model"])
+    per_day = usage_stats.per_day(rows, days)
+    context = {
+        "form": form,
+        "days": days,
+        "totals": usage_stats.totals(rows),
+        "per_day": per_day,
+        "bars": usage_stats.bars([(d["day"], d["tokens"]) for d in per_day]),
+        "per_key": grouped(rows, name=F("key__name"), prefix=F("key__prefix")),
+        "per_model": grouped(rows, model=F("requested_model")),
+    }
+    return render(request, "portal/usage.html", context)
