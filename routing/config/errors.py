@@ -46,7 +46,7 @@ def _message(error: dict) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind in _BOUNDS:
         op, bound = _BOUNDS[kind]
-        return f"must be a number {op} {ctx[bound]}"
+        return f"must be a number {op} {ctx[bound]:g}"
     if kind == "string_too_long":
         return f"must be at most {ctx['max_length']} characters"
     if kind == "literal_error":

@@ -29,11 +29,19 @@ def parse_text(text: str) -> GatewayConfig:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ConfigError([f"(file): not valid YAML or JSON: {exc}"]) from None
+        raise ConfigError([f"(file): not valid YAML or JSON: {_where(exc)}"]) from None
     try:
         return GatewayConfig.model_validate({} if data is None else data)
     except ValidationError as exc:
         raise ConfigError(problems_from(exc)) from None
+
+
+def _where(error: yaml.YAMLError) -> str:
+    """`line 5, column 5: key 'enabled' appears twice`: one line, the file's own numbering."""
+    mark, problem = getattr(error, "problem_mark", None), getattr(error, "problem", None)
+    if mark is None or problem is None:
+        return str(error).replace("\n", " ")
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 def read_file(path: str | Path) -> GatewayConfig:

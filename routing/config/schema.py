@@ -85,7 +85,11 @@ class ProviderSpec(Strict):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, url: str) -> str:
-        return _django_check(URLValidator(schemes=["http", "https"]))(url)
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            raise ValueError("must be an http:// or https:// URL") from None
+        return url
 
     @field_validator("extra_headers")
     @classmethod
