@@ -2,7 +2,8 @@
 
 Only the fields that hold secrets are filled (a provider's api_key and extra header values, the alerts
 webhook): anywhere else `${...}` is plain text. A placeholder whose variable is not set is an error
-naming its path, never an empty key.
+naming its path, never an empty key. The gateway's own secrets cannot be named: whoever may edit the
+file (a pull request applied by CI) must not be able to send PROXY_ENCRYPTION_KEY to a base_url of theirs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,18 @@ from routing.config.errors import ConfigError
 from routing.config.schema import GatewayConfig
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# The gateway's own credentials (settings.py): what it guards, not what it sends upstream.
+GATEWAY_SECRETS = frozenset(
+    {
+        "SECRET_KEY",
+        "PROXY_ENCRYPTION_KEY",
+        "DATABASE_URL",
+        "CACHE_URL",
+        "REDIS_URL",
+        "METRICS_TOKEN",
+        "ANTHROPIC_API_KEY",
+    }
+)
 
 
 def fill(text: str, environ: Mapping[str, str], path: str, problems: list[str]) -> str:
@@ -22,6 +35,9 @@ def fill(text: str, environ: Mapping[str, str], path: str, problems: list[str]) 
 
     def value(match: re.Match) -> str:
         name = match.group(1)
+        if name.upper() in GATEWAY_SECRETS:
+            problems.append(f"{path}: {name} is the gateway's own secret, not one to send upstream")
+            return ""
         if name not in environ:
             problems.append(f"{path}: environment variable {name} is not set")
             return ""

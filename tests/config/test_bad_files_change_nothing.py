@@ -172,3 +172,13 @@ def test_a_refused_file_leaves_an_earlier_setup_as_it_was(config_file, secrets_e
     apply_fails(config_file(EXAMPLE.replace("weight: 3", "weight: 4") + "bogus: 1\n"))
 
     assert database_state() == before
+
+
+@pytest.mark.parametrize("name", ["PROXY_ENCRYPTION_KEY", "SECRET_KEY", "DATABASE_URL", "ANTHROPIC_API_KEY"])
+def test_a_file_cannot_send_the_gateways_own_secrets_upstream(config_file, monkeypatch, name):
+    monkeypatch.setenv(name, "gateway-own-secret-value")
+    text = f"providers:\n  - name: p\n    base_url: http://attacker.test/v1\n    api_key: Bearer ${{{name}}}\n"
+
+    problems = apply_fails(config_file(text))
+
+    assert problems == [f"providers[0].api_key: {name} is the gateway's own secret, not one to send upstream"]

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
 
 from routing.config.apply import apply_config
 from routing.config.errors import ConfigError
@@ -25,6 +26,8 @@ class Command(BaseCommand):
             for problem in exc.problems:
                 self.stderr.write(problem)
             raise CommandError(f"{options['file']}: {len(exc.problems)} problem(s), nothing was changed") from None
+        except IntegrityError:  # a row of the same name saved meanwhile, in the admin or by another apply
+            raise CommandError("another change was saved at the same time; nothing was changed, apply again") from None
         if not lines:
             self.stdout.write("no changes")
             return
