@@ -60,6 +60,9 @@ PROVIDER = "providers:\n  - name: p\n    base_url: http://llm.test/v1\n"
             id="budget",
         ),
         pytest.param(
+            "groups:\n  - {name: g, alert_at: [0.5, 1.5]}\n", "groups[0].alert_at[1]: must be a number <= 1", id="alert"
+        ),
+        pytest.param(
             "users:\n  - {name: u, email: not-mail}\n", "users[0].email: Enter a valid email address.", id="email"
         ),
         pytest.param("- just a list\n", "(file): must be a mapping", id="not-a-mapping"),

@@ -42,3 +42,11 @@ def test_a_changed_weight_updates_that_target_in_place_and_nothing_else(config_f
     assert list(RouteTarget.objects.order_by("pk").values_list("pk", flat=True)) == ids  # kept their rows
     assert RouteTarget.objects.get(route__name="sonnet", provider__name="openai-main").weight == 5
     assert list(Provider.objects.order_by("pk").values()) == provider_rows
+
+
+def test_an_empty_file_changes_nothing(config_file, secrets_env):
+    apply(config_file(EXAMPLE))
+    before = database_state()
+
+    assert apply(config_file("")).strip() == "no changes"
+    assert database_state() == before
