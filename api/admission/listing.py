@@ -1,0 +1,68 @@
+"""`GET /v1/models`: what this caller may ask for, in Anthropic's models-list shape.
+
+Route patterns that are plain names (no glob characters) and whose route applies to the caller, and
+`PROVIDER,MODEL` for each model a route runs on a provider that takes direct requests; each filtered by
+the key's allowlist exactly as a request for it would be (limits.check_model_allowed, then permits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from api.admission.auth import Caller
+from api.admission.limits import check_model_allowed, permits
+from api.http.errors import GatewayError, invalid_request
+from routing.direct import direct_route
+from routing.resolve import ProviderInfo, RouteInfo
+
+GLOB_CHARS = frozenset("*?[")
+EPOCH = "1970-01-01T00:00:00Z"
+"""Routes carry no release date; Anthropic's shape requires one."""
+MAX_LIMIT = 1000
+
+
+def may_ask_for(caller: Caller, routes: Sequence[RouteInfo], directs: Mapping[str, ProviderInfo]) -> list[str]:
+    names = sorted({r.pattern.strip() for r in routes if not GLOB_CHARS & set(r.pattern) and r.pattern.strip()})
+    wanted = [(name, _first_serving(name, caller, routes)) for name in names]
+    for provider in directs.values():
+        models = sorted({t.model for r in routes for t in r.targets if t.provider.id == provider.id})
+        wanted += [(f"{provider.name},{m}", direct_route(provider, m)) for m in models]
+    return [name for name, route in wanted if route is not None and _permitted(caller, name, route, routes)]
+
+
+def _first_serving(name: str, caller: Caller, routes: Sequence[RouteInfo]) -> RouteInfo | None:
+    """The first route for `name` that applies to the caller, whatever its conditions (some request may meet them)."""
+    wanted = name.lower()
+    return next((r for r in routes if r.regex.match(wanted) and r.applies_to(caller.user_id, caller.group_ids)), None)
+
+
+def _permitted(caller: Caller, name: str, route: RouteInfo, routes: Sequence[RouteInfo]) -> bool:
+    try:
+        check_model_allowed(caller, name)
+    except GatewayError:
+        return False
+    return permits(caller.key, name, route, routes)
+
+
+def models_page(names: list[str], query: Mapping[str, str]) -> dict:
+    """One page of `names` by Anthropic's `limit`, `after_id` and `before_id`."""
+    try:
+        limit = int(query.get("limit", 20))
+    except ValueError:
+        raise invalid_request("limit: must be a whole number from 1 to 1000.") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise invalid_request("limit: must be a whole number from 1 to 1000.")
+    if after := query.get("after_id"):
+        names = names[names.index(after) + 1 :] if after in names else []
+    if before := query.get("before_id"):
+        names = names[: names.index(before)] if before in names else []
+        page = names[-limit:]
+    else:
+        page = names[:limit]
+    data = [{"type": "model", "id": n, "display_name": n, "created_at": EPOCH} for n in page]
+    return {
+        "data": data,
+        "has_more": len(names) > len(page),
+        "first_id": page[0] if page else None,
+        "last_id": page[-1] if page else None,
+    }
