@@ -48,7 +48,7 @@ def resolve_direct(model: str, providers: Mapping[str, ProviderInfo]) -> RouteIn
     if provider is None:
         message = (
             f"Model {model!r}: no provider named {name!r} takes direct requests (an admin turns on"
-            " \"allow direct\" for it). GET /v1/models lists the models this key may ask for."
+            ' "allow direct" for it). GET /v1/models lists the models this key may ask for.'
         )
         raise GatewayError(ApiError(404, "not_found_error", message, should_retry=False))
     return direct_route(provider, upstream)
