@@ -16,10 +16,9 @@ from django.views.decorators.csrf import csrf_exempt
 from api.accounting.exchange import Exchange
 from api.admission import throttle
 from api.admission.auth import Caller, authenticate
-from api.admission.limits import check_model_allowed, check_route_allowed, reserve
+from api.admission.limits import check_route_allowed, reserve
 from api.admission.listing import may_ask_for, models_page
-from api.admission.needs import request_needs
-from api.admission.routes import resolve_direct, resolve_route
+from api.admission.routes import choose_route
 from api.admission.testers import authorize_tester, check_tester_rate, log_tested
 from api.forward import passthrough
 from api.forward.connection_test import probe_all
@@ -118,12 +117,8 @@ async def admit(request: HttpRequest, ex: Exchange, *, counting: bool = False) -
     body = parse_body(request, counting=counting)
     ex.record.requested_model = body["model"][:200]
     ex.record.stream = bool(body.get("stream")) and not counting
-    check_model_allowed(caller, body["model"])
     routes = await snapshot.routes.get()
-    if "," in body["model"]:
-        route = resolve_direct(body["model"], await snapshot.direct.get())
-    else:
-        route = resolve_route(body["model"], caller, routes, await request_needs(request, body, routes))
+    route = await choose_route(request, body, caller, routes)
     ex.routed(route)
     check_route_allowed(caller, body["model"], route, routes)
     if not counting:

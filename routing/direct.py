@@ -1,7 +1,8 @@
 """Direct requests: the model string `PROVIDER,MODEL` (claude-code-router's convention) names a deployment.
 
-Only providers whose admin turned on `allow_direct` take them, and only from keys whose allowlist matches
-the whole string (api/admission/limits.py checks it before resolution). Pure.
+Only providers whose admin turned on `allow_direct` take them, and a key's allowlist is checked against the
+MODEL part (what is called, as for routes: api/admission/limits.py `permits`); its entries are separated by
+commas, so they could not name the whole string. Pure.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ def split_direct(model: str) -> tuple[str, str] | None:
     name, _, upstream = model.partition(",")
     name, upstream = name.strip(), upstream.strip()
     return (name, upstream) if name and upstream else ("", "")
+
+
+def allowlist_subject(model: str) -> str:
+    """The name a key's allowlist is checked against: the upstream model of a direct request, else `model`."""
+    direct = split_direct(model)
+    return direct[1] if direct and direct[1] else model
 
 
 def direct_route(provider: ProviderInfo, model: str) -> RouteInfo:

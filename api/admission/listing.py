@@ -2,7 +2,7 @@
 
 Route patterns that are plain names (no glob characters) and whose route applies to the caller, and
 `PROVIDER,MODEL` for each model a route runs on a provider that takes direct requests; each filtered by
-the key's allowlist exactly as a request for it would be (limits.check_model_allowed, then permits).
+the key's allowlist exactly as a request for it would be (routes.choose_route, then limits.permits).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from api.admission.auth import Caller
 from api.admission.limits import check_model_allowed, permits
 from api.http.errors import GatewayError, invalid_request
-from routing.direct import direct_route
+from routing.direct import allowlist_subject, direct_route
 from routing.resolve import ProviderInfo, RouteInfo
 
 GLOB_CHARS = frozenset("*?[")
@@ -38,7 +38,7 @@ def _first_serving(name: str, caller: Caller, routes: Sequence[RouteInfo]) -> Ro
 
 def _permitted(caller: Caller, name: str, route: RouteInfo, routes: Sequence[RouteInfo]) -> bool:
     try:
-        check_model_allowed(caller, name)
+        check_model_allowed(caller, allowlist_subject(name))
     except GatewayError:
         return False
     return permits(caller.key, name, route, routes)

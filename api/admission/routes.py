@@ -5,12 +5,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from django.http import HttpRequest
+
 from api.admission.auth import Caller
+from api.admission.limits import check_model_allowed
+from api.admission.needs import request_needs
 from api.http.errors import GatewayError, invalid_request
 from api.translate.errors import ApiError
-from routing.direct import direct_route, split_direct
+from api.translate.types import JSON
+from routing import snapshot
+from routing.direct import allowlist_subject, direct_route, split_direct
 from routing.needs import RequestNeeds
 from routing.resolve import ProviderInfo, RouteInfo, resolve
+
+
+async def choose_route(request: HttpRequest, body: JSON, caller: Caller, routes: Sequence[RouteInfo]) -> RouteInfo:
+    """The key's allowlist on the name first (403 before anything about providers or routes is said), then
+    the deployment a direct `PROVIDER,MODEL` names, or the route for what the request needs."""
+    model = body["model"]
+    check_model_allowed(caller, allowlist_subject(model))
+    if split_direct(model) is not None:
+        return resolve_direct(model, await snapshot.direct.get())
+    return resolve_route(model, caller, routes, await request_needs(request, body, routes))
 
 
 def resolve_route(model: str, caller: Caller, routes: Sequence[RouteInfo], needs: RequestNeeds) -> RouteInfo:
