@@ -89,7 +89,7 @@ def plain_http_check(app_configs, **kwargs):
 
 @register()
 def shadowed_routes_check(app_configs, **kwargs):
-    """Routes that can never match: an earlier route with no conditions and no scope takes every request
+    """Routes that can never match: an earlier route with no conditions nor scope takes every request
     they would (routing/explain.py `shadowed`). Skipped while the database is not there yet (migrate)."""
     from django.db import DatabaseError
 

@@ -100,13 +100,23 @@ def covers(earlier: RouteInfo, later: RouteInfo) -> bool:
     return bool(earlier.regex.match(b))
 
 
+def fits_wherever(earlier: RouteInfo, later: RouteInfo) -> bool:
+    """Whether every request that fits `later`'s window fits `earlier`'s: no window, or one at least as
+    large with a max_tokens cap at most as large (None: no cap)."""
+    if earlier.context_window is None:
+        return True
+    if later.context_window is None or later.context_window > earlier.context_window:
+        return False
+    return later.max_tokens is None or (earlier.max_tokens is not None and earlier.max_tokens <= later.max_tokens)
+
+
 def shadowed(routes: Sequence[RouteInfo]) -> list[tuple[RouteInfo, RouteInfo]]:
     """(route, the earlier route that always wins) for each route that can never match: an earlier route
-    with no conditions, no scope and no context window covers its pattern. `routes` in resolution order."""
+    with no conditions and no scope covers its pattern and fits whatever it fits. In resolution order."""
     found = []
     for i, later in enumerate(routes):
         for earlier in routes[:i]:
-            if not (earlier.conditions or earlier.scoped or earlier.context_window) and covers(earlier, later):
+            if not (earlier.conditions or earlier.scoped) and covers(earlier, later) and fits_wherever(earlier, later):
                 found.append((later, earlier))
                 break
     return found

@@ -1,6 +1,6 @@
 """`GET /v1/models`: what this caller may ask for, in Anthropic's models-list shape.
 
-Route patterns that are plain names (no glob characters) and whose route applies to the caller, and
+Route patterns that are plain names (no glob characters) of routes that apply to the caller, and
 `PROVIDER,MODEL` for each model a route runs on a provider that takes direct requests; each filtered by
 the key's allowlist exactly as a request for it would be (routes.choose_route, then limits.permits).
 """
@@ -22,18 +22,15 @@ MAX_LIMIT = 1000
 
 
 def may_ask_for(caller: Caller, routes: Sequence[RouteInfo], directs: Mapping[str, ProviderInfo]) -> list[str]:
-    names = sorted({r.pattern.strip() for r in routes if not GLOB_CHARS & set(r.pattern) and r.pattern.strip()})
-    wanted = [(name, _first_serving(name, caller, routes)) for name in names]
+    wanted = {
+        r.pattern.strip(): r
+        for r in reversed(routes)  # the first route of a name wins, as in resolution
+        if r.pattern.strip() and not GLOB_CHARS & set(r.pattern) and r.applies_to(caller.user_id, caller.group_ids)
+    }
     for provider in directs.values():
-        models = sorted({t.model for r in routes for t in r.targets if t.provider.id == provider.id})
-        wanted += [(f"{provider.name},{m}", direct_route(provider, m)) for m in models]
-    return [name for name, route in wanted if route is not None and _permitted(caller, name, route, routes)]
-
-
-def _first_serving(name: str, caller: Caller, routes: Sequence[RouteInfo]) -> RouteInfo | None:
-    """The first route for `name` that applies to the caller, whatever its conditions (some request may meet them)."""
-    wanted = name.lower()
-    return next((r for r in routes if r.regex.match(wanted) and r.applies_to(caller.user_id, caller.group_ids)), None)
+        models = {t.model for r in routes for t in r.targets if t.provider.id == provider.id}
+        wanted.update({f"{provider.name},{m}": direct_route(provider, m) for m in models})
+    return sorted(name for name, route in wanted.items() if _permitted(caller, name, route, routes))
 
 
 def _permitted(caller: Caller, name: str, route: RouteInfo, routes: Sequence[RouteInfo]) -> bool:
