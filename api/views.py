@@ -118,7 +118,7 @@ async def admit(request: HttpRequest, ex: Exchange, *, counting: bool = False) -
     ex.record.requested_model = body["model"][:200]
     ex.record.stream = bool(body.get("stream")) and not counting
     routes = await snapshot.routes.get()
-    route = await choose_route(request, body, caller, routes)
+    route = await choose_route(request, body, caller, routes, counting=counting)
     ex.routed(route)
     check_route_allowed(caller, body["model"], route, routes)
     if not counting:

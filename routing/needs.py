@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.translate.tokens import input_bound
+from api.translate.tokens import BYTES_PER_TOKEN, input_bound
 
 MEDIA_BLOCKS = frozenset({"image", "document"})
 THINKING_ON = frozenset({"enabled", "adaptive"})
@@ -36,11 +36,16 @@ class RequestNeeds:
 def read_needs(body: Mapping[str, Any], headers: Mapping[str, str], body_size: int) -> RequestNeeds:
     """The needs of a validated Messages body of `body_size` bytes, with the cheap token bound."""
     thinking = body.get("thinking")
+    messages = body.get("messages")
+    has_images = isinstance(messages, list) and any(
+        isinstance(m, dict) and _has_media(m.get("content")) for m in messages
+    )
     return RequestNeeds(
-        input_tokens=input_bound(body, body_size),
+        # Without media blocks `input_bound` is exactly this division: its walk is needed only with them.
+        input_tokens=input_bound(body, body_size) if has_images else body_size // BYTES_PER_TOKEN,
         max_tokens=int(body.get("max_tokens") or 0),
         thinking=isinstance(thinking, dict) and thinking.get("type") in THINKING_ON,
-        has_images=any(_has_media(m.get("content")) for m in _dicts(body.get("messages"))),
+        has_images=has_images,
         tools=_tool_names(body.get("tools")),
         headers=headers,
     )
@@ -48,22 +53,20 @@ def read_needs(body: Mapping[str, Any], headers: Mapping[str, str], body_size: i
 
 def _has_media(content: Any) -> bool:
     """An image or document block in `content`, or inside a tool result's content."""
-    for block in _dicts(content):
-        if block.get("type") in MEDIA_BLOCKS:
-            return True
-        if isinstance(block.get("content"), list) and _has_media(block["content"]):
-            return True
+    if not isinstance(content, list):
+        return False
+    for block in content:
+        if isinstance(block, dict):
+            if block.get("type") in MEDIA_BLOCKS:
+                return True
+            inner = block.get("content")
+            if isinstance(inner, list) and _has_media(inner):
+                return True
     return False
 
 
 def _tool_names(tools: Any) -> tuple[str, ...]:
-    found = []
-    for tool in _dicts(tools):
-        for key in ("name", "type"):
-            if isinstance(tool.get(key), str):
-                found.append(tool[key].lower())
-    return tuple(found)
-
-
-def _dicts(value: Any) -> list[dict]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+    if not isinstance(tools, list):
+        return ()
+    values = [v for t in tools if isinstance(t, dict) for v in (t.get("name"), t.get("type"))]
+    return tuple(v.lower() for v in values if isinstance(v, str))

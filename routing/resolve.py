@@ -111,16 +111,18 @@ class RouteInfo:
         output = min(needs.max_tokens, self.max_tokens) if self.max_tokens else needs.max_tokens
         return needs.input_tokens + output <= self.context_window
 
-    def mismatch(self, wanted: str, user_id: int | None, group_ids: frozenset[int], needs: RequestNeeds) -> str | None:
+    def mismatch(
+        self, wanted: str, user_id: int | None, group_ids: frozenset[int], needs: RequestNeeds, windows: bool = True
+    ) -> str | None:
         """Why the route does not serve this request (`pattern`, `scope`, a condition's name or
-        `context_window`), or None when it does. `wanted` is the requested model, lowercased."""
+        `context_window`, tested only with `windows`), or None when it does. `wanted`: the model, lowercased."""
         if not self.regex.match(wanted):
             return "pattern"
         if not self.applies_to(user_id, group_ids):
             return "scope"
         if self.conditions and (failed := self.conditions.failing(needs)):
             return failed
-        if not self.fits(needs):
+        if windows and not self.fits(needs):
             return "context_window"
         return None
 
@@ -136,16 +138,17 @@ def resolve(
     user_id: int | None = None,
     group_ids: Iterable[int] = (),
     needs: RequestNeeds = NO_NEEDS,
+    windows: bool = True,
 ) -> RouteInfo | None:
     """First route, by priority, whose glob matches `model`, which applies to the caller, whose conditions
-    hold for `needs` and whose context window the request fits.
+    hold for `needs` and (with `windows`) whose context window the request fits.
 
     `routes` must hold enabled routes of enabled providers, sorted by (priority, id).
     """
     wanted = model.lower()
     groups = frozenset(group_ids)
     for route in routes:
-        if route.mismatch(wanted, user_id, groups, needs) is None:
+        if route.mismatch(wanted, user_id, groups, needs, windows) is None:
             return route
     return None
 

@@ -15,24 +15,33 @@ from api.translate.errors import ApiError
 from api.translate.types import JSON
 from routing import snapshot
 from routing.direct import allowlist_subject, direct_route, split_direct
-from routing.needs import RequestNeeds
+from routing.needs import RequestNeeds, read_needs
 from routing.resolve import ProviderInfo, RouteInfo, resolve
 
 
-async def choose_route(request: HttpRequest, body: JSON, caller: Caller, routes: Sequence[RouteInfo]) -> RouteInfo:
+async def choose_route(
+    request: HttpRequest, body: JSON, caller: Caller, routes: Sequence[RouteInfo], *, counting: bool = False
+) -> RouteInfo:
     """The key's allowlist on the name first (403 before anything about providers or routes is said), then
-    the deployment a direct `PROVIDER,MODEL` names, or the route for what the request needs."""
+    the deployment a direct `PROVIDER,MODEL` names, or the route for what the request needs. Counting a
+    prompt is never refused for its length: count_tokens reads its needs from the cheap bound (it counts
+    with the tokenizer anyway) and tests no context window."""
     model = body["model"]
     check_model_allowed(caller, allowlist_subject(model))
     if split_direct(model) is not None:
         return resolve_direct(model, await snapshot.direct.get())
+    if counting:
+        needs = read_needs(body, request.headers, len(request.body))
+        return resolve_route(model, caller, routes, needs, windows=False)
     return resolve_route(model, caller, routes, await request_needs(request, body, routes))
 
 
-def resolve_route(model: str, caller: Caller, routes: Sequence[RouteInfo], needs: RequestNeeds) -> RouteInfo:
+def resolve_route(
+    model: str, caller: Caller, routes: Sequence[RouteInfo], needs: RequestNeeds, *, windows: bool = True
+) -> RouteInfo:
     """The route for `model` among `routes` (the cached snapshot), or the error that says why none serves it:
     400 "prompt is too long" when only context windows stood in the way, else the 404 that says how to add one."""
-    route = resolve(model, routes, user_id=caller.user_id, group_ids=caller.group_ids, needs=needs)
+    route = resolve(model, routes, user_id=caller.user_id, group_ids=caller.group_ids, needs=needs, windows=windows)
     if route is not None:
         return route
     wanted = model.lower()

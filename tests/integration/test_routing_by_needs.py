@@ -27,8 +27,14 @@ def need_routes(gateway):
     gateway["route"].priority = 1000
     gateway["route"].save()
     made = {
-        model: make_route(gateway["provider"], target_model=model, pattern="*sonnet*", name=name,
-                          priority=10 * (i + 1), conditions=when).id
+        model: make_route(
+            gateway["provider"],
+            target_model=model,
+            pattern="*sonnet*",
+            name=name,
+            priority=10 * (i + 1),
+            conditions=when,
+        ).id
         for i, (name, when, model) in enumerate(ROUTES)
     }
     return {**made, "gpt-4o": gateway["route"].id}
@@ -57,11 +63,16 @@ def _screenshot_result():
 
 CASES = [
     pytest.param({"messages": [{"role": "user", "content": "word " * 70000}]}, {}, "gpt-long", id="70k-tokens"),
-    pytest.param({"thinking": {"type": "enabled", "budget_tokens": 2048}, "max_tokens": 4096}, {}, "gpt-think",
-                 id="thinking"),
+    pytest.param(
+        {"thinking": {"type": "enabled", "budget_tokens": 2048}, "max_tokens": 4096}, {}, "gpt-think", id="thinking"
+    ),
     pytest.param({"messages": _screenshot_result()}, {}, "gpt-vision", id="image-in-a-tool-result"),
-    pytest.param({"tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}]}, {}, "gpt-search",
-                 id="web-search-server-tool"),
+    pytest.param(
+        {"tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}]},
+        {},
+        "gpt-search",
+        id="web-search-server-tool",
+    ),
     pytest.param({}, {"anthropic-beta": "claude-code-20250219,context-1m-2025-08-07"}, "gpt-1m", id="beta-header"),
     pytest.param({}, {"anthropic-beta": "claude-code-20250219"}, "gpt-4o", id="none-of-them"),
 ]
@@ -73,7 +84,9 @@ async def test_each_request_reaches_the_model_its_route_names(
 ):
     body = json.dumps(messages_body(model="claude-sonnet-4-5", **fields))
     response = await async_client.post(
-        "/v1/messages", data=body, content_type="application/json",
+        "/v1/messages",
+        data=body,
+        content_type="application/json",
         headers={"x-api-key": gateway["secret"], **headers},
     )
     assert response.status_code == 200, response.content
@@ -87,8 +100,11 @@ async def test_a_request_too_long_for_a_routes_window_goes_to_the_long_context_r
 ):
     short = await sync_to_async(make_route)(gateway["provider"], target_model="gpt-short", priority=10)
     await sync_to_async(short.targets.update)(context_window=16000)
-    body = json.dumps(messages_body(model="claude-sonnet-4-5", max_tokens=4000,
-                                    messages=[{"role": "user", "content": "word " * 13000}]))
+    body = json.dumps(
+        messages_body(
+            model="claude-sonnet-4-5", max_tokens=4000, messages=[{"role": "user", "content": "word " * 13000}]
+        )
+    )
     headers = {"x-api-key": gateway["secret"]}
     response = await async_client.post("/v1/messages", data=body, content_type="application/json", headers=headers)
     assert response.status_code == 200
@@ -109,3 +125,15 @@ async def test_a_request_no_window_fits_is_refused_as_too_long_before_any_call(g
     assert models_called == []
     [row] = await usage_rows()
     assert row.status == 400
+
+
+async def test_counting_a_prompt_too_long_for_every_window_still_counts_it(gateway, models_called, async_client):
+    await sync_to_async(gateway["route"].targets.update)(context_window=16000)
+    body = json.dumps({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "word " * 20000}]})
+    response = await async_client.post(
+        "/v1/messages/count_tokens",
+        data=body,
+        content_type="application/json",
+        headers={"x-api-key": gateway["secret"]},
+    )
+    assert response.status_code == 200 and response.json()["input_tokens"] > 16000
