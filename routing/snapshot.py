@@ -130,7 +130,7 @@ def _route_info(r, providers: dict[int, ProviderInfo]) -> RouteInfo | None:
             provider=providers.get(t.provider_id) or providers.setdefault(t.provider_id, provider_info(t.provider)),
             model=t.model,
             weight=t.weight,
-            context_window=target_window(t.context_window, t.provider.base_url, t.model),
+            context_window=target_window(t.context_window, t.provider, t.model),
         )
         for t in r.targets.all()
         if t.provider.enabled

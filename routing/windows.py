@@ -25,6 +25,10 @@ def catalogue_window(base_url: str, model: str) -> int | None:
     return None
 
 
-def target_window(stated: int | None, base_url: str, model: str) -> int | None:
-    """What the admin stated, else the catalogue's window."""
-    return stated or catalogue_window(base_url, model)
+def target_window(stated: int | None, provider, model: str) -> int | None:
+    """What the admin stated, else the catalogue's window, except on pass-through providers: there the
+    window depends on the client's beta headers (Claude's 1M context), and the upstream itself answers
+    "prompt is too long", which Claude Code handles."""
+    if stated or provider.kind == "anthropic":
+        return stated
+    return catalogue_window(provider.base_url, model)
