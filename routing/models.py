@@ -177,6 +177,8 @@ class ModelRoute(models.Model):
         return self.name or self.pattern
 
     def clean(self) -> None:
+        if self.conditions is None:  # the admin's emptied field
+            self.conditions = {}
         try:
             parse_conditions(self.conditions)
         except ValueError as exc:

@@ -75,8 +75,9 @@ def _request(payload: dict, headers=None):
 
 def _route(when=None, window=None):
     provider = ProviderInfo(id=1, name="p", kind="openai", base_url="http://x", api_key="k")
-    return RouteInfo(1, 10, "*", provider, "m", conditions=parse_conditions(when), context_window=window,
-                     regex=compile_pattern("*"))
+    return RouteInfo(
+        1, 10, "*", provider, "m", conditions=parse_conditions(when), context_window=window, regex=compile_pattern("*")
+    )
 
 
 async def test_the_claude_code_body_is_not_tokenized_below_a_long_context_threshold():

@@ -94,8 +94,13 @@ def test_a_scoped_route_with_conditions_needs_both_the_caller_and_the_conditions
 def test_priority_decides_between_two_routes_whose_conditions_both_hold():
     think, image = {"thinking": True}, {"has_images": True}
     both = needs(thinking=True, has_images=True)
-    assert chosen(sorted([route(1, priority=30, when=think), route(2, priority=20, when=image)],
-                         key=lambda r: r.priority), both) == 2
+    assert (
+        chosen(
+            sorted([route(1, priority=30, when=think), route(2, priority=20, when=image)], key=lambda r: r.priority),
+            both,
+        )
+        == 2
+    )
     assert chosen([route(1, priority=10, when=think), route(2, priority=20, when=image)], both) == 1
 
 
@@ -158,6 +163,11 @@ def test_invalid_conditions_are_refused_with_the_condition_named(raw, message):
 
 
 def test_valid_conditions_read_back_as_written():
-    raw = {"min_input_tokens": 60000, "thinking": True, "has_images": False, "tool": "web_search*",
-           "header": {"Anthropic-Beta": "*context-1m*"}}
+    raw = {
+        "min_input_tokens": 60000,
+        "thinking": True,
+        "has_images": False,
+        "tool": "web_search*",
+        "header": {"Anthropic-Beta": "*context-1m*"},
+    }
     assert parse_conditions(raw).given() == {**raw, "header": {"anthropic-beta": "*context-1m*"}}
