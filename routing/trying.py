@@ -12,7 +12,7 @@ from api.translate.tokens import count_tokens
 from api.translate.types import TranslationError
 from api.translate.validate import validate_request
 from routing import snapshot
-from routing.direct import split_direct
+from routing.direct import allowlist_subject, split_direct
 from routing.explain import explain, render
 from routing.needs import read_needs
 from routing.resolve import compile_pattern
@@ -27,17 +27,10 @@ def try_request(raw: object, headers: Mapping[str, str], user=None, key=None) ->
         raise ValueError(f"not a valid Messages request: {exc}") from None
     user = key.user if key is not None else user
     model = body["model"]
-    lines = []
-    if (
-        key is not None
-        and key.model_patterns()
-        and not any(compile_pattern(p).match(model.lower()) for p in key.model_patterns())
-    ):
-        lines.append(f"key {key.prefix}: its allowlist ({key.allowed_models}) refuses {model!r} (403)")
-    if split_direct(model) is not None:
-        name = split_direct(model)[0]
-        taking = name in snapshot.direct.get_sync()
-        return [*lines, f"direct request for provider {name!r}: " + ("allowed" if taking else "refused (404)")]
+    lines = [] if key is None else _allowlist_lines(key, allowlist_subject(model))
+    if (direct := split_direct(model)) is not None:
+        taking = direct[0] in snapshot.direct.get_sync()
+        return [*lines, f"direct request for provider {direct[0]!r}: " + ("taken" if taking else "refused (404)")]
     lowered = {str(k).lower(): str(v) for k, v in headers.items()}
     size = len(orjson.dumps(raw))  # the bound's input only: the report counts with the tokenizer below
     needs = replace(read_needs(body, lowered, size), input_tokens=count_tokens(body), counted=True)
@@ -45,3 +38,10 @@ def try_request(raw: object, headers: Mapping[str, str], user=None, key=None) ->
     groups = frozenset(user.groups.values_list("id", flat=True)) if user is not None else frozenset()
     verdicts = explain(model, routes, needs, user.pk if user is not None else None, groups)
     return lines + render(model, needs, verdicts)
+
+
+def _allowlist_lines(key, name: str) -> list[str]:
+    patterns = key.model_patterns()
+    if not patterns or any(compile_pattern(p).match(name.lower()) for p in patterns):
+        return []
+    return [f"key {key.prefix}: its allowlist ({key.allowed_models}) refuses {name!r} (403)"]

@@ -103,3 +103,11 @@ def test_the_admin_page_is_for_those_who_may_view_routes(client, routes):
     page = client.post("/admin/routing/modelroute/try/", {"body": json.dumps(THINKING)})
     assert page.status_code == 403
     assert "served by" not in page.content.decode()
+
+
+def test_a_direct_request_is_explained_by_its_provider(tmp_path, routes):
+    make_provider(name="openrouter", base_url="http://open.test/v1", allow_direct=True)
+    out = _explain(tmp_path, {**THINKING, "model": "openrouter,deepseek/deepseek-chat"})
+    assert out.strip() == "direct request for provider 'openrouter': taken"
+    out = _explain(tmp_path, {**THINKING, "model": "openai-main,gpt-4o"})
+    assert out.strip() == "direct request for provider 'openai-main': refused (404)"
