@@ -16,8 +16,9 @@ from django.views.decorators.csrf import csrf_exempt
 from api.accounting.exchange import Exchange
 from api.admission import throttle
 from api.admission.auth import Caller, authenticate
-from api.admission.limits import check_model_allowed, check_route_allowed, reserve
-from api.admission.routes import resolve_route
+from api.admission.limits import check_route_allowed, reserve
+from api.admission.listing import may_ask_for, models_page
+from api.admission.routes import choose_route
 from api.admission.testers import authorize_tester, check_tester_rate, log_tested
 from api.forward import passthrough
 from api.forward.connection_test import probe_all
@@ -116,9 +117,8 @@ async def admit(request: HttpRequest, ex: Exchange, *, counting: bool = False) -
     body = parse_body(request, counting=counting)
     ex.record.requested_model = body["model"][:200]
     ex.record.stream = bool(body.get("stream")) and not counting
-    check_model_allowed(caller, body["model"])
     routes = await snapshot.routes.get()
-    route = resolve_route(body["model"], caller, routes)
+    route = await choose_route(request, body, caller, routes, counting=counting)
     ex.routed(route)
     check_route_allowed(caller, body["model"], route, routes)
     if not counting:
@@ -145,6 +145,20 @@ async def count_tokens(request: HttpRequest, ex: Exchange) -> HttpResponse:
     ex.record.input_tokens, ex.record.estimated = counted, True
     ex.finish()
     return json_response({"input_tokens": counted}, request_id=ex.request_id)
+
+
+async def models_list(request: HttpRequest) -> HttpResponse:
+    """GET /v1/models: the models this caller may ask for (api/admission/listing.py)."""
+    request_id = new_request_id()
+    if request.method != "GET":
+        error = ApiError(405, "invalid_request_error", f"Method {request.method} is not allowed on {request.path}.")
+        return error_response(error, request_id)
+    try:
+        caller = await authenticate(request)
+        names = may_ask_for(caller, await snapshot.routes.get(), await snapshot.direct.get())
+        return json_response(models_page(names, request.GET), request_id=request_id)
+    except GatewayError as exc:
+        return error_response(exc.error, request_id)
 
 
 async def root(request: HttpRequest) -> HttpResponse:

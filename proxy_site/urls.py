@@ -11,6 +11,7 @@ urlpatterns = [
     path("metrics", metrics.view, name="metrics"),
     path("v1/messages", views.messages, name="messages"),
     path("v1/messages/count_tokens", views.count_tokens, name="count-tokens"),
+    path("v1/models", views.models_list, name="models"),
     re_path(r"^v1/(?P<path>.*)$", views.not_found),
     path("admin/", admin.site.urls),
     path("api/v1/", include("routing.rest.urls")),

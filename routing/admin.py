@@ -13,6 +13,7 @@ from api.forward import connection_test
 from api.http.errors import GatewayError
 from routing import (
     access,
+    admin_explain,
     admin_tokens,  # noqa: F401  (replaces knox's token admin: list and revoke only)
     admin_usage,  # noqa: F401  (registers the usage log and audit pages)
     keys,
@@ -171,7 +172,7 @@ class RouteTargetInline(admin.TabularInline):
     formset = TargetFormSet
     extra = 0
     min_num = 1
-    fields = ("provider", "model", "weight", "position", "share_last_hour")
+    fields = ("provider", "model", "weight", "position", "context_window", "share_last_hour")
     readonly_fields = ("share_last_hour",)
 
     @admin.display(description="Share of the last hour")
@@ -182,8 +183,18 @@ class RouteTargetInline(admin.TabularInline):
 
 
 @admin.register(ModelRoute)
-class ModelRouteAdmin(admin.ModelAdmin):
-    list_display = ("name", "pattern", "priority", "targets_display", "strategy", "scope", "enabled", "source")
+class ModelRouteAdmin(admin_explain.TryRequestMixin, admin.ModelAdmin):
+    list_display = (
+        "name",
+        "pattern",
+        "priority",
+        "conditions_display",
+        "targets_display",
+        "strategy",
+        "scope",
+        "enabled",
+        "source",
+    )
     list_display_links = ("name",)
     list_editable = ("priority", "enabled")
     list_filter = ("enabled", "strategy", "targets__provider", "managed_by_env", "long_context")
@@ -198,6 +209,11 @@ class ModelRouteAdmin(admin.ModelAdmin):
     @admin.display(description="Targets")
     def targets_display(self, obj: ModelRoute) -> str:
         return ", ".join(f"{t} (weight {t.weight})" if t.weight != 1 else str(t) for t in obj.targets.all())
+
+    @admin.display(description="When")
+    def conditions_display(self, obj: ModelRoute) -> str:
+        given = obj.conditions if isinstance(obj.conditions, dict) else {}
+        return ", ".join(f"{name}={value}" for name, value in given.items()) or "always"
 
     @admin.display(description="Scope")
     def scope(self, obj: ModelRoute) -> str:

@@ -85,3 +85,29 @@ def plain_http_check(app_configs, **kwargs):
             id="proxy.W020",
         )
     ]
+
+
+@register()
+def shadowed_routes_check(app_configs, **kwargs):
+    """Routes that can never match: an earlier route with no conditions nor scope takes every request
+    they would (routing/explain.py `shadowed`). Skipped while the database is not there yet (migrate)."""
+    from django.db import DatabaseError
+
+    from routing import snapshot
+    from routing.explain import shadowed
+
+    try:
+        routes = snapshot.routes.get_sync()
+    except (DatabaseError, credentials.CredentialError):  # not migrated yet; keys: proxy.E002 says it
+        return []
+    return [
+        Warning(
+            f"Route {route.name!r} ({route.pattern!r}, priority {route.priority}) can never match: route"
+            f" {earlier.name!r} ({earlier.pattern!r}, priority {earlier.priority}) comes first, has no conditions"
+            " nor scope, and matches every model it would.",
+            hint="Give the earlier route a higher priority number, conditions or a scope; or disable this one.",
+            obj=f"route {route.name}",
+            id="proxy.W030",
+        )
+        for route, earlier in shadowed(routes)
+    ]

@@ -13,6 +13,8 @@ from django.utils.text import slugify
 from api.providers.headers import header_problem
 from api.translate.profiles import PROFILE_NAMES
 from routing import credentials
+from routing.conditions import NAMES as CONDITION_NAMES
+from routing.conditions import parse_conditions
 
 KEY_FOR_NEW_HOST = "enter the API key again to send it to a new host"
 
@@ -156,6 +158,13 @@ class ModelRoute(models.Model):
     )
     groups = models.ManyToManyField(Group, blank=True, related_name="model_routes")
     fallbacks = models.ManyToManyField("self", through="RouteFallback", symmetrical=False, related_name="+", blank=True)
+    conditions = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Every condition given must hold for the route to match: "
+        + ", ".join(CONDITION_NAMES)
+        + '. E.g. {"min_input_tokens": 60000} or {"header": {"anthropic-beta": "*context-1m*"}}.',
+    )
     enabled = models.BooleanField(default=True)
     note = models.CharField(max_length=300, blank=True)
     managed_by_env = models.BooleanField(default=False, editable=False)
@@ -167,6 +176,14 @@ class ModelRoute(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.pattern
+
+    def clean(self) -> None:
+        if self.conditions is None:  # the admin's emptied field
+            self.conditions = {}
+        try:
+            parse_conditions(self.conditions)
+        except ValueError as exc:
+            raise ValidationError({"conditions": str(exc)}) from None
 
     def save(self, *args, **kwargs) -> None:
         if not self.name:
@@ -192,6 +209,11 @@ class RouteTarget(models.Model):
     model = models.CharField(max_length=200, help_text="The model name the provider knows.")
     weight = models.PositiveIntegerField(default=1, help_text="Share of requests under the weighted strategy.")
     position = models.PositiveSmallIntegerField(default=0, help_text="Order under the ordered strategy.")
+    context_window = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Tokens of input plus output the model takes; blank: the price catalogue's, when it knows the model.",
+    )
 
     class Meta:
         ordering = ["position", "id"]

@@ -1,4 +1,4 @@
-"""Route resolution: a pure function of the requested model, the caller and the routes.
+"""Route resolution: a pure function of the requested model, the caller, what the request needs and the routes.
 
 Routes and providers are snapshotted into frozen dataclasses (see `routing.snapshot`) so the hot
 path reads memory, not the database.
@@ -10,6 +10,12 @@ import fnmatch
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+
+from routing.conditions import Conditions
+from routing.needs import RequestNeeds
+
+NO_NEEDS = RequestNeeds()
+NO_CONDITIONS = Conditions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,7 @@ class TargetInfo:
     provider: ProviderInfo
     model: str
     weight: int = 1
+    context_window: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,9 @@ class RouteInfo:
     user_ids: frozenset[int] = frozenset()
     group_ids: frozenset[int] = frozenset()
     fallback_ids: tuple[int, ...] = ()
+    conditions: Conditions = NO_CONDITIONS
+    context_window: int | None = None
+    """The smallest context window its targets state (any of them may serve), None when none does."""
     regex: re.Pattern[str] = field(default=re.compile(""), compare=False, repr=False)
     bound: tuple[RouteInfo, ...] = field(default=(), compare=False, repr=False)
 
@@ -94,6 +104,28 @@ class RouteInfo:
         """The route's cap, else the provider's default cap."""
         return self.max_tokens_cap or self.provider.max_output_tokens
 
+    def fits(self, needs: RequestNeeds) -> bool:
+        """Whether the request's input and its output (max_tokens under the route's cap) fit the window."""
+        if self.context_window is None:
+            return True
+        output = min(needs.max_tokens, self.max_tokens) if self.max_tokens else needs.max_tokens
+        return needs.input_tokens + output <= self.context_window
+
+    def mismatch(
+        self, wanted: str, user_id: int | None, group_ids: frozenset[int], needs: RequestNeeds, windows: bool = True
+    ) -> str | None:
+        """Why the route does not serve this request (`pattern`, `scope`, a condition's name or
+        `context_window`, tested only with `windows`), or None when it does. `wanted`: the model, lowercased."""
+        if not self.regex.match(wanted):
+            return "pattern"
+        if not self.applies_to(user_id, group_ids):
+            return "scope"
+        if self.conditions and (failed := self.conditions.failing(needs)):
+            return failed
+        if windows and not self.fits(needs):
+            return "context_window"
+        return None
+
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(fnmatch.translate(pattern.strip().lower()))
@@ -105,17 +137,29 @@ def resolve(
     *,
     user_id: int | None = None,
     group_ids: Iterable[int] = (),
+    needs: RequestNeeds = NO_NEEDS,
+    windows: bool = True,
 ) -> RouteInfo | None:
-    """First route, by priority, whose glob matches `model` and which applies to the caller.
+    """First route, by priority, whose glob matches `model`, which applies to the caller, whose conditions
+    hold for `needs` and (with `windows`) whose context window the request fits.
 
     `routes` must hold enabled routes of enabled providers, sorted by (priority, id).
     """
     wanted = model.lower()
     groups = frozenset(group_ids)
     for route in routes:
-        if route.regex.match(wanted) and route.applies_to(user_id, groups):
+        if route.mismatch(wanted, user_id, groups, needs, windows) is None:
             return route
     return None
+
+
+def token_threshold(routes: Sequence[RouteInfo], max_tokens: int) -> int | None:
+    """The fewest input tokens at which some route's choice could change (a `min_input_tokens`, or a context
+    window minus `max_tokens`), None when no route tests the input's size. Below it, a cheap upper bound of
+    the input decides exactly as the tokenizer's count would."""
+    found = [r.conditions.min_input_tokens for r in routes if r.conditions.min_input_tokens is not None]
+    found += [max(0, r.context_window - max_tokens + 1) for r in routes if r.context_window is not None]
+    return min(found) if found else None
 
 
 def fallbacks_of(route: RouteInfo, routes: Sequence[RouteInfo]) -> list[RouteInfo]:

@@ -23,7 +23,9 @@ from django.db import DatabaseError, connection
 
 from api.providers.headers import allowed_extra_headers
 from routing import credentials
+from routing.conditions import parse_conditions
 from routing.resolve import ProviderInfo, RouteInfo, TargetInfo, compile_pattern
+from routing.windows import target_window
 
 T = TypeVar("T")
 log = logging.getLogger("routing.snapshot")
@@ -115,38 +117,56 @@ def _load_routes() -> tuple[RouteInfo, ...]:
         .order_by("priority", "id")
     )
     providers: dict[int, ProviderInfo] = {}
-    routes = []
-    for r in rows:
-        targets = [
-            TargetInfo(
-                id=t.id,
-                provider=providers.get(t.provider_id) or providers.setdefault(t.provider_id, provider_info(t.provider)),
-                model=t.model,
-                weight=t.weight,
-            )
-            for t in r.targets.all()
-            if t.provider.enabled
-        ]
-        if not targets:
-            continue  # no enabled provider serves it: as if disabled
-        routes.append(
-            RouteInfo.over(
-                targets,
-                id=r.id,
-                name=r.name,
-                priority=r.priority,
-                pattern=r.pattern,
-                strategy=r.strategy,
-                max_tokens_cap=r.max_tokens_cap,
-                long_context=r.long_context,
-                user_ids=frozenset(u.id for u in r.users.all()),
-                group_ids=frozenset(g.id for g in r.groups.all()),
-                fallback_ids=tuple(link.fallback_id for link in r.fallback_links.all()),
-                regex=compile_pattern(r.pattern),
-            )
-        )
+    routes = [route for r in rows if (route := _route_info(r, providers)) is not None]
     _refresh_secrets()
     return tuple(routes)
+
+
+def _route_info(r, providers: dict[int, ProviderInfo]) -> RouteInfo | None:
+    """The route row as served, or None when nothing can serve it (no enabled provider, invalid conditions)."""
+    targets = [
+        TargetInfo(
+            id=t.id,
+            provider=providers.get(t.provider_id) or providers.setdefault(t.provider_id, provider_info(t.provider)),
+            model=t.model,
+            weight=t.weight,
+            context_window=target_window(t.context_window, t.provider, t.model),
+        )
+        for t in r.targets.all()
+        if t.provider.enabled
+    ]
+    if not targets:
+        return None  # no enabled provider serves it: as if disabled
+    try:
+        conditions = parse_conditions(r.conditions)
+    except ValueError as exc:  # saved around the admin's validation (shell, SQL): skipped, and said
+        log.error("route %s is skipped: its conditions are invalid: %s", r.name, exc)
+        return None
+    windows = [t.context_window for t in targets if t.context_window]
+    return RouteInfo.over(
+        targets,
+        id=r.id,
+        name=r.name,
+        priority=r.priority,
+        pattern=r.pattern,
+        strategy=r.strategy,
+        max_tokens_cap=r.max_tokens_cap,
+        long_context=r.long_context,
+        user_ids=frozenset(u.id for u in r.users.all()),
+        group_ids=frozenset(g.id for g in r.groups.all()),
+        fallback_ids=tuple(link.fallback_id for link in r.fallback_links.all()),
+        conditions=conditions,
+        context_window=min(windows) if windows else None,
+        regex=compile_pattern(r.pattern),
+    )
+
+
+@usable_connection
+def _load_direct() -> dict[str, ProviderInfo]:
+    """Enabled providers that take direct `PROVIDER,MODEL` requests, by name."""
+    from routing.models import Provider
+
+    return {p.name: provider_info(p) for p in Provider.objects.filter(enabled=True, allow_direct=True)}
 
 
 def _refresh_secrets() -> None:
@@ -177,6 +197,7 @@ def _secret_header_values(headers: object) -> set[str]:
 
 
 routes = Snapshot(_load_routes)
+direct = Snapshot(_load_direct)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,4 +277,5 @@ keys = KeyCache()
 
 def invalidate_all() -> None:
     routes.invalidate()
+    direct.invalidate()
     keys.invalidate()

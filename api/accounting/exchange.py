@@ -64,7 +64,7 @@ class Exchange:
             self.record.key_id, self.record.user_id = caller.key.id, caller.key.user_id
 
     def routed(self, route: RouteInfo) -> None:
-        self.record.route_id = route.id
+        self.record.route_id = route.id or None  # a direct request (routing/direct.py) has no route row
         self.record.target_id = route.target_id
         self.record.provider_id = route.provider.id
         self.record.provider_name = route.provider.name

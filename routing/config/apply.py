@@ -17,17 +17,16 @@ from routing.config.errors import ConfigError
 from routing.config.people import apply_groups, apply_users
 from routing.config.providers import apply_providers
 from routing.config.references import Known, check_references
-from routing.config.routes import apply_routes
+from routing.config.routes import apply_routes, check_route_conditions
 from routing.config.schema import GatewayConfig
 from routing.config.secrets import resolve_secrets
 from routing.config.unsupported import (
     unsupported_alerts,
     unsupported_budgets,
     unsupported_prices,
-    unsupported_route_conditions,
 )
 
-CHECKS = (unsupported_prices, unsupported_route_conditions, unsupported_budgets, unsupported_alerts)
+CHECKS = (check_route_conditions, unsupported_prices, unsupported_budgets, unsupported_alerts)
 SECTIONS = (apply_providers, apply_groups, apply_users, apply_routes)
 
 

@@ -65,6 +65,7 @@ def export_routes() -> list[dict]:
 def _route(r: ModelRoute) -> dict:
     username = get_user_model().USERNAME_FIELD
     out = {"name": r.name, "pattern": r.pattern, "priority": r.priority}
+    out |= _unless_default(when=(r.conditions, {}))
     out["targets"] = [{"provider": t.provider.name, "model": t.model, "weight": t.weight} for t in r.targets.all()]
     out["strategy"] = r.strategy
     out |= _unless_default(max_tokens_cap=(r.max_tokens_cap, None), long_context=(r.long_context, False))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from routing.conditions import parse_conditions
 from routing.config.changes import Changes, record, set_fields
 from routing.config.schema import GatewayConfig, RouteSpec, TargetSpec
 from routing.models import ModelRoute, Provider, RouteFallback, RouteTarget
@@ -18,11 +19,28 @@ def route_fields(spec: RouteSpec) -> dict:
     return {
         "pattern": spec.pattern,
         "priority": spec.priority,
+        "conditions": conditions_of(spec),
         "strategy": spec.strategy,
         "max_tokens_cap": spec.max_tokens_cap,
         "long_context": spec.long_context,
         "enabled": spec.enabled,
     }
+
+
+def conditions_of(spec: RouteSpec) -> dict:
+    """`when` as `ModelRoute.conditions` holds it: the conditions given, nothing else."""
+    return spec.when.model_dump(exclude_none=True, exclude_defaults=True) if spec.when else {}
+
+
+def check_route_conditions(config: GatewayConfig) -> list[str]:
+    """The rules the admin's form applies to conditions (header names, globs), by path."""
+    problems = []
+    for i, spec in enumerate(config.routes):
+        try:
+            parse_conditions(conditions_of(spec))
+        except ValueError as exc:
+            problems.append(f"routes[{i}].when: {exc}")
+    return problems
 
 
 def apply_routes(config: GatewayConfig, changes: Changes, prune: bool) -> None:

@@ -7,15 +7,10 @@ from __future__ import annotations
 from routing.config.schema import GatewayConfig
 
 SPEND = "not supported yet (spend in money, issue 14)"
-CONDITIONS = "not supported yet (routing by request needs, issue 15)"
 
 
 def unsupported_prices(config: GatewayConfig) -> list[str]:
     return [f"prices[{i}]: {SPEND}" for i in range(len(config.prices))]
-
-
-def unsupported_route_conditions(config: GatewayConfig) -> list[str]:
-    return [f"routes[{i}].when: {CONDITIONS}" for i, route in enumerate(config.routes) if route.when is not None]
 
 
 def unsupported_budgets(config: GatewayConfig) -> list[str]:

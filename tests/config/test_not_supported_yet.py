@@ -7,7 +7,6 @@ from tests.config.conftest import EXAMPLE, apply_fails, database_state
 pytestmark = pytest.mark.django_db
 
 SPEND = "not supported yet (spend in money, issue 14)"
-CONDITIONS = "not supported yet (routing by request needs, issue 15)"
 
 
 @pytest.mark.parametrize(
@@ -26,12 +25,6 @@ def test_a_spend_section_is_refused_until_its_issue_lands(config_file, secrets_e
 
     assert apply_fails(config_file(EXAMPLE + addition)) == problems
     assert database_state() == before
-
-
-def test_a_route_condition_is_refused_by_path(config_file, secrets_env):
-    text = EXAMPLE.replace("    strategy: ordered\n", "    strategy: ordered\n    when: {min_input_tokens: 60000}\n")
-
-    assert apply_fails(config_file(text)) == [f"routes[1].when: {CONDITIONS}"]
 
 
 def test_budgets_and_alert_levels_are_refused_by_path(config_file, secrets_env):

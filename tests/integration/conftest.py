@@ -123,6 +123,7 @@ async def asgi_request(
     address: str = "127.0.0.1",
     host: str = "testserver",
     server: tuple[str, int] | None = ("127.0.0.1", 8082),
+    query: str = "",
     **headers: str,
 ) -> AsgiReply:
     """A request through the served application (`proxy_site.asgi`: dispatch, the API handler and its
@@ -140,7 +141,7 @@ async def asgi_request(
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": sent,
         "client": (address, 50000),
