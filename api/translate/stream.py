@@ -196,6 +196,8 @@ class StreamTranslator:
         block = self._open
         text = "".join(block.text) if block is not None and block.kind == "text" else ""
         blocks, citations = web_search.chat_search(fresh, text, self.ctx.web_search, self.ctx.search_query)
+        if not blocks:
+            return  # nothing usable: the text block stays open
         for citation in citations if text else ():
             self._delta({"type": "citations_delta", "citation": citation}, 0, out)
         self._close(out)

@@ -178,6 +178,18 @@ def completion(message: dict) -> dict:
             id="no_url_citation_no_search_blocks",
         ),
         pytest.param(
+            {"content": TEXT, "annotations": "garbage"},
+            True,
+            [{"type": "text", "text": TEXT}],
+            id="annotations_not_a_list",
+        ),
+        pytest.param(
+            {"content": TEXT, "annotations": [{"type": "url_citation", "url_citation": "x"}, annotation(5, "t", 0, 1)]},
+            True,
+            [{"type": "text", "text": TEXT}],
+            id="citations_without_a_url_string",
+        ),
+        pytest.param(
             {"content": TEXT, "annotations": ANNOTATIONS},
             False,
             [{"type": "text", "text": TEXT}],
@@ -276,3 +288,16 @@ def test_a_stream_from_an_upstream_not_asked_to_search_ignores_annotations():
 
     assert [e["type"] for e in events if e["type"] == "content_block_start"] == ["content_block_start"]
     assert not any(e.get("delta", {}).get("type") == "citations_delta" for e in events)
+
+
+def test_unusable_annotations_leave_the_text_block_open():
+    chunks = [
+        o_chunk({"content": "Django "}),
+        o_chunk({"annotations": [{"type": "url_citation", "url_citation": {"title": "no url"}}]}),
+        o_chunk({"content": "5.2"}, "stop"),
+        USAGE,
+    ]
+
+    events = replay(chunks, make_ctx(**SEARCHING))
+
+    assert events[1:-2] == [start_text(0), delta(0, text="Django "), delta(0, text="5.2"), stop(0)]
