@@ -59,6 +59,13 @@ class Text(Reply):
     chunks: int = 3
     chunk_delay: float = 0.0
     finish_reason: str = "stop"
+    citations: tuple[tuple[str, str], ...] = ()
+    """(url, title) pages the text cites, as `url_citation` annotations (a searching upstream's answer)."""
+
+    def annotations(self) -> list[dict]:
+        """Chat Completions' shape (OpenRouter's web plugin, OpenAI search models): fields under `url_citation`."""
+        span = {"start_index": 0, "end_index": len(self.text)}
+        return [{"type": "url_citation", "url_citation": {"url": u, "title": t} | span} for u, t in self.citations]
 
 
 @dataclass(frozen=True)
@@ -238,6 +245,8 @@ class Completion:
         message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
         if isinstance(reply, Text):
             message["content"], finish = reply.text, reply.finish_reason
+            if reply.citations:
+                message["annotations"] = reply.annotations()
         else:
             assert isinstance(reply, ToolCall)
             message["content"] = reply.text or None
@@ -264,6 +273,8 @@ class Completion:
         deltas: list[dict] = [{"role": "assistant", "content": "", "refusal": None}]
         if isinstance(reply, Text):
             deltas += [{"content": piece} for piece in split(reply.text, reply.chunks)]
+            if reply.citations:  # OpenRouter sends them after the text, in a delta of their own
+                deltas.append({"content": "", "annotations": reply.annotations()})
             finish = reply.finish_reason
         else:
             assert isinstance(reply, ToolCall)
