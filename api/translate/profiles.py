@@ -33,6 +33,8 @@ class Profile:
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     reasoning_model: bool = False
     """Rejects temperature, top_p and stop (OpenAI o-series / gpt-5 with reasoning on)."""
+    sampling: bool = True
+    """Accepts temperature and top_p (OpenAI's search models answer "Model incompatible request argument")."""
     reasoning_style: Literal["effort", "openrouter", "none"] = "effort"
     """How thinking is requested: top-level `reasoning_effort`, OpenRouter's `reasoning` object, or not at all."""
     efforts: tuple[Effort, ...] = ("low", "medium", "high")
@@ -139,7 +141,7 @@ def profile_for(name: str, model: str) -> Profile:
     if name in ("openai", "azure") and _OPENAI_REASONING.match(bare):
         profile = replace(PROFILES["openai-reasoning"], name=profile.name, prompt_cache_key=profile.prompt_cache_key)
     if name == "openai" and _OPENAI_SEARCH.search(bare):
-        profile = replace(profile, web_search="options")
+        profile = replace(profile, web_search="options", sampling=False)
     if name == "openrouter" and _OPENROUTER_CACHE_CONTROL.match(model):
         profile = replace(profile, cache_control=True)
     if profile.reasoning_model and _GPT5_NO_TOOL_REASONING.match(bare):

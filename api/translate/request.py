@@ -61,7 +61,7 @@ def to_openai_request(
 
 def _add_sampling(out: JSON, body: JSON, profile: Profile, context: Context) -> None:
     """temperature/top_p unless the model rejects them; top_k and stop where supported."""
-    if not profile.reasoning_model:
+    if profile.sampling and not profile.reasoning_model:
         for key in ("temperature", "top_p"):
             if body.get(key) is not None:
                 out[key] = body[key]

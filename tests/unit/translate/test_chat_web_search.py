@@ -110,6 +110,17 @@ def test_a_profile_that_cannot_search_offers_the_function_and_asks_for_no_search
     assert (ctx.web_search, ctx.search_upstream) == ("web_search", False)
 
 
+@pytest.mark.parametrize(("model", "kept"), [("gpt-4o-mini-search-preview", False), ("gpt-4o-mini", True)])
+def test_openai_search_models_get_no_temperature_or_top_p(model, kept):
+    request_body = validate_request(
+        {"model": "claude-haiku-4-5", "max_tokens": 9, "messages": [{"role": "user", "content": "hi"}]}
+        | {"temperature": 0.2, "top_p": 0.9}
+    )
+    out, _ = to_openai_request(request_body, upstream_model=model, profile=profile_for("openai", model))
+
+    assert ("temperature" in out, "top_p" in out) == (kept, kept)
+
+
 def test_without_the_search_tool_a_searching_profile_sends_nothing_extra():
     out, ctx = to_openai_request(body(tools=[BASH]), upstream_model="openai/gpt-4o", profile=PROFILES["openrouter"])
 
