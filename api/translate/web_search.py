@@ -147,6 +147,17 @@ def error_block(tool_use_id: str, error_code: str = UNAVAILABLE) -> JSON:
     }
 
 
+def title_results(content: list[JSON]) -> None:
+    """Give each search result known only by its URL (the Responses API's `sources` carry no title) the
+    title a citation in the same message names for it. Streams cannot: the results precede the text."""
+    cited = (c for block in content if block["type"] == "text" for c in block.get("citations", ()))
+    titles = {c["url"]: c["title"] for c in cited if c["title"] != c["url"]}
+    for block in content:
+        if block["type"] == "web_search_tool_result" and isinstance(block["content"], list):
+            for hit in (h for h in block["content"] if h["title"] == h["url"]):
+                hit["title"] = titles.get(hit["url"], hit["url"])
+
+
 def hits_from_sources(action: Any) -> list[JSON]:
     """`{url, title}` hits from a `web_search_call.action` (`sources` when included), deduplicated."""
     sources = action.get("sources") if isinstance(action, dict) else None
