@@ -312,3 +312,17 @@ def test_unusable_annotations_leave_the_text_block_open():
     events = replay(chunks, make_ctx(**SEARCHING))
 
     assert events[1:-2] == [start_text(0), delta(0, text="Django "), delta(0, text="5.2"), stop(0)]
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o", "gpt-4o-search-preview"])
+def test_a_client_cannot_switch_paid_search_on_by_sending_the_upstream_keys_itself(model):
+    smuggled = {"plugins": [{"id": "web", "max_results": 10}], "web_search_options": {"search_context_size": "high"}}
+    request_body = validate_request(
+        {"model": "claude-haiku-4-5", "max_tokens": 9, "messages": [{"role": "user", "content": "hi"}]} | smuggled
+    )
+    profile = profile_for("openrouter" if "/" in model else "openai", model)
+
+    out, ctx = to_openai_request(request_body, upstream_model=model, profile=profile)
+
+    assert "plugins" not in out and "web_search_options" not in out
+    assert ctx.search_upstream is False
