@@ -20,10 +20,17 @@ from routing.resolve import ProviderInfo, RouteInfo
 
 
 def probe_body(provider: ProviderInfo, model: str) -> dict:
+    """The smallest real request in the provider's API (16 is the Responses API's least `max_output_tokens`)."""
+    if provider.kind == "openai-responses":
+        return {"model": model, "input": "ping", "max_output_tokens": 16, "store": False}
     body: dict = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 8}
     if provider.kind == "openai" and provider.profile in ("openai-reasoning",):
         body["max_completion_tokens"] = body.pop("max_tokens")
     return body
+
+
+def probe_path(provider: ProviderInfo) -> str:
+    return openai.RESPONSES_PATH if provider.kind == "openai-responses" else openai.CHAT_PATH
 
 
 async def probe(provider: ProviderInfo, model: str) -> dict:
@@ -46,7 +53,7 @@ async def probe(provider: ProviderInfo, model: str) -> dict:
             if response.status_code != 200:
                 raise from_status(response.status_code, raw, response.headers)
         else:
-            await openai.complete(client, provider, probe_body(provider, model))
+            await openai.complete(client, provider, probe_body(provider, model), probe_path(provider))
         result["status"] = "ok"
     except GatewayError as exc:
         result.update(status="failed", error=scrub(exc.error.message))

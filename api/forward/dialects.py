@@ -1,8 +1,9 @@
 """The upstream APIs the relay speaks, one `Dialect` each: where to POST and which translators to use.
 
 A provider's `kind` picks its dialect per attempt, so a fallback to a provider of another kind is
-translated for that provider. Both dialects share everything else in the relay: retries, pings,
-deadlines, accounting.
+translated for that provider. Whether the upstream runs web search itself is per request
+(`Context.search_upstream`: the Responses API always, Chat Completions where the profile searches).
+Both dialects share everything else in the relay: retries, pings, deadlines, accounting.
 """
 
 from __future__ import annotations
@@ -36,25 +37,28 @@ class Dialect:
     """(body, *, upstream_model, profile, max_tokens_cap) -> the upstream body and the context."""
     to_message: Callable[[JSON, Context], AnthropicMessage]
     translator: Callable[[Context], Translator]
-    searches: bool
-    """The upstream runs web search itself; otherwise search calls are answered as unavailable."""
 
     def stream_translator(self, ctx: Context) -> Translator:
+        """The dialect's translator; search calls answered as unavailable unless the upstream searched."""
         translator = self.translator(ctx)
-        return UnavailableSearch(translator, ctx.web_search) if ctx.web_search and not self.searches else translator
+        return UnavailableSearch(translator, ctx.web_search) if _unavailable(ctx) else translator
 
     def message(self, completion: JSON, ctx: Context) -> AnthropicMessage:
         message = self.to_message(completion, ctx)
-        return rewrite_message(message, ctx.web_search) if ctx.web_search and not self.searches else message
+        return rewrite_message(message, ctx.web_search) if _unavailable(ctx) else message
 
 
-CHAT = Dialect(CHAT_PATH, to_openai_request, response.to_anthropic_message, StreamTranslator, searches=False)
+def _unavailable(ctx: Context) -> bool:
+    """The request carries a search tool the upstream was not asked to run (`Context.search_upstream`)."""
+    return ctx.web_search is not None and not ctx.search_upstream
+
+
+CHAT = Dialect(CHAT_PATH, to_openai_request, response.to_anthropic_message, StreamTranslator)
 RESPONSES = Dialect(
     RESPONSES_PATH,
     responses_request.to_responses_request,
     responses_response.to_anthropic_message,
     responses_stream.ResponsesStreamTranslator,
-    searches=True,
 )
 
 

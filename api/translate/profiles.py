@@ -33,6 +33,8 @@ class Profile:
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     reasoning_model: bool = False
     """Rejects temperature, top_p and stop (OpenAI o-series / gpt-5 with reasoning on)."""
+    sampling: bool = True
+    """Accepts temperature and top_p (OpenAI's search models answer "Model incompatible request argument")."""
     reasoning_style: Literal["effort", "openrouter", "none"] = "effort"
     """How thinking is requested: top-level `reasoning_effort`, OpenRouter's `reasoning` object, or not at all."""
     efforts: tuple[Effort, ...] = ("low", "medium", "high")
@@ -66,6 +68,9 @@ class Profile:
     """Accepts OpenAI's `prompt_cache_key` (cache routing per caller and session)."""
     cache_control: bool = False
     """Honours A `cache_control` on content parts (OpenRouter to Anthropic and Gemini models)."""
+    web_search: Literal["plugin", "options"] | None = None
+    """How the upstream searches the web for A's `web_search_*` tool: OpenRouter's `web` plugin, or
+    OpenAI search models' `web_search_options`; None: it cannot, and search calls are answered as unavailable."""
 
 
 _ALL_EFFORTS: tuple[Effort, ...] = ("minimal", "low", "medium", "high", "xhigh", "max")
@@ -108,7 +113,14 @@ PROFILES: dict[str, Profile] = {
         clean_schema=True,
         null_assistant_content=False,
     ),
-    "openrouter": Profile(name="openrouter", reasoning_style="openrouter", efforts=_ALL_EFFORTS, top_k=True, pdf=True),
+    "openrouter": Profile(
+        name="openrouter",
+        reasoning_style="openrouter",
+        efforts=_ALL_EFFORTS,
+        top_k=True,
+        pdf=True,
+        web_search="plugin",
+    ),
     "mistral": Profile(name="mistral", reasoning_style="none", mistral_ids=True),
 }
 
@@ -116,6 +128,8 @@ PROFILES: dict[str, Profile] = {
 _OPENAI_REASONING = re.compile(r"^(o\d|gpt-5(?!-chat))", re.IGNORECASE)
 # OpenRouter models whose providers read explicit cache breakpoints (OpenRouter prompt-caching docs).
 _OPENROUTER_CACHE_CONTROL = re.compile(r"^(anthropic/|google/gemini)", re.IGNORECASE)
+# OpenAI's search models on Chat Completions (gpt-4o-search-preview, gpt-4o-mini-search-preview, gpt-5-search-api).
+_OPENAI_SEARCH = re.compile(r"-search-(preview|api)", re.IGNORECASE)
 # gpt-5.4 and later reject function tools with reasoning on Chat Completions.
 _GPT5_NO_TOOL_REASONING = re.compile(r"^gpt-5\.([4-9]|\d{2,})", re.IGNORECASE)
 
@@ -126,6 +140,8 @@ def profile_for(name: str, model: str) -> Profile:
     bare = model.rsplit("/", 1)[-1]
     if name in ("openai", "azure") and _OPENAI_REASONING.match(bare):
         profile = replace(PROFILES["openai-reasoning"], name=profile.name, prompt_cache_key=profile.prompt_cache_key)
+    if name == "openai" and _OPENAI_SEARCH.search(bare):
+        profile = replace(profile, web_search="options", sampling=False)
     if name == "openrouter" and _OPENROUTER_CACHE_CONTROL.match(model):
         profile = replace(profile, cache_control=True)
     if profile.reasoning_model and _GPT5_NO_TOOL_REASONING.match(bare):

@@ -9,6 +9,7 @@ validation when non-empty) and anything unknown.
 
 from __future__ import annotations
 
+from . import web_search
 from .messages import convert_messages
 from .profiles import Effort, Profile, clamp_effort
 from .tools import clean_schema, convert_tools
@@ -46,6 +47,9 @@ def to_openai_request(
         max_tokens = max(1, min(max_tokens, max_tokens_cap))
     out[profile.max_tokens_field] = max_tokens
     out.update(convert_tools(body, profile, context))
+    if context.web_search and profile.web_search:
+        out.update(web_search.chat_search_params(body, profile.web_search, upstream_model))
+        context.search_upstream, context.search_query = True, web_search.last_user_text(body)
     _add_sampling(out, body, profile, context)
     _add_reasoning(out, body, profile, context)
     _add_response_format(out, body, profile)
@@ -57,7 +61,7 @@ def to_openai_request(
 
 def _add_sampling(out: JSON, body: JSON, profile: Profile, context: Context) -> None:
     """temperature/top_p unless the model rejects them; top_k and stop where supported."""
-    if not profile.reasoning_model:
+    if profile.sampling and not profile.reasoning_model:
         for key in ("temperature", "top_p"):
             if body.get(key) is not None:
                 out[key] = body[key]

@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from . import ids
+from . import ids, web_search
 from .mapping import (
     UpstreamFormatError,
     content_text,
@@ -37,8 +37,10 @@ def to_anthropic_message(completion: Any, ctx: Context) -> AnthropicMessage:
     if ctx.thinking and reasoning:
         content.append({"type": "thinking", "thinking": reasoning, "signature": ids.thinking_signature(reasoning)})
     text = content_text(message.get("content"))
+    search, citations = _search(message, text, ctx)
+    content += search
     if text:
-        content.append({"type": "text", "text": text})
+        content.append({"type": "text", "text": text, **({"citations": citations} if citations else {})})
     refusal = message.get("refusal")
     refused = isinstance(refusal, str) and bool(refusal)
     if refused:
@@ -68,6 +70,13 @@ def to_anthropic_message(completion: Any, ctx: Context) -> AnthropicMessage:
         "stop_sequence": stop_sequence if reason == "stop_sequence" else None,
         "usage": usage,
     }
+
+
+def _search(message: JSON, text: str, ctx: Context) -> tuple[list[JSON], list[JSON]]:
+    """The search blocks and text citations for the `annotations` of an upstream that searched."""
+    if not ctx.search_upstream or ctx.web_search is None:
+        return [], []
+    return web_search.chat_search(message.get("annotations"), text, ctx.web_search, ctx.search_query)
 
 
 def _first_message(completion: Any) -> tuple[JSON, JSON]:

@@ -162,7 +162,7 @@ def _tools(body: JSON, profile: Profile, context: Context) -> JSON:
     ]
     out: JSON = {}
     if search is not None:
-        context.web_search = search["name"]
+        context.web_search, context.search_upstream = search["name"], True
         tools.append(web_search.responses_tool(search))
         out["include"] = ["web_search_call.action.sources"]
     if not tools:

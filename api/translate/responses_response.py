@@ -34,6 +34,7 @@ def to_anthropic_message(response: Any, ctx: Context) -> AnthropicMessage:
         if item.get("type") == "reasoning" and not ctx.thinking:
             hidden += reasoning_text(item)  # not shown, still paid for
         refused = _add_item(item, ctx, content) or refused
+    web_search.title_results(content)
     has_tool = any(block["type"] == "tool_use" for block in content)
     usage, _ = usage_from_responses(
         response.get("usage"),

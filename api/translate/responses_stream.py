@@ -9,7 +9,6 @@ tool_use block, a web search call a `server_tool_use` plus `web_search_tool_resu
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,7 +17,7 @@ from .mapping import tokens_for_chars, upstream_api_error
 from .responses_mapping import reasoning_signature, stop_reason, usage_from_responses
 from .types import JSON, Context, Usage
 
-BlockKind = Literal["text", "thinking", "tool_use", "server"]
+BlockKind = Literal["text", "thinking", "tool_use"]
 
 
 @dataclass(slots=True)
@@ -134,14 +133,14 @@ class ResponsesStreamTranslator:
         """The search as A reports it: the query as a `server_tool_use`, the hits as its result."""
         action = item.get("action")
         use = web_search.server_tool_use(web_search.query_of(action), self.ctx.web_search or "web_search")
-        self._open_block("server", None, use | {"input": {}}, out)
-        out.append(_delta(self._open.index, {"type": "input_json_delta", "partial_json": json.dumps(use["input"])}))
-        self._close(out)
         if item.get("status") == "failed":
             result = web_search.error_block(use["id"])
         else:
             result = web_search.result_block(use["id"], web_search.hits_from_sources(action))
-        self._open_block("server", None, result, out)
+        self._close(out)
+        for block in (use, result):
+            out += web_search.block_events(self._next_index, block)
+            self._next_index += 1
 
     def _text(self, text: str, out: list[JSON]) -> None:
         if not text:

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from . import ids
+from . import ids, web_search
 from .mapping import (
     content_text,
     content_thinking,
@@ -55,8 +55,8 @@ class _Block:
     kind: BlockKind
     index: int
     tool: _Tool | None = None
-    thinking: list[str] = field(default_factory=list)
-    """Thinking text so far: the closing `signature_delta` signs all of it."""
+    text: list[str] = field(default_factory=list)
+    """Text so far: a thinking block's closing `signature_delta` signs it, citations quote it."""
 
 
 class StreamTranslator:
@@ -77,6 +77,8 @@ class StreamTranslator:
         self._usage: JSON | None = None
         self._refusal = False
         self._output_chars = 0
+        self._cited: set[str] = set()
+        """URLs already shown in a web search result (`_search`)."""
         self._ended = False
 
     def start(self) -> list[JSON]:
@@ -155,6 +157,8 @@ class StreamTranslator:
         else:
             self._output_chars += len(reasoning)  # dropped, but still paid for
         self._text("text", content_text(content), out)
+        if self.ctx.search_upstream:
+            self._search(delta.get("annotations"), out)
         refusal = delta.get("refusal")
         if isinstance(refusal, str) and refusal:
             self._refusal = True
@@ -177,11 +181,30 @@ class StreamTranslator:
         block = self._open
         if block is None or block.kind != kind:
             block = self._open_block(kind, out)
+        block.text.append(text)
         if kind == "thinking":
-            block.thinking.append(text)
             self._delta({"type": "thinking_delta", "thinking": text}, len(text), out)
         else:
             self._delta({"type": "text_delta", "text": text}, len(text), out)
+
+    def _search(self, annotations: Any, out: list[JSON]) -> None:
+        """URL citations from an upstream that searched: the open text is cited, then the search is shown
+        as its own blocks. Pages already shown are skipped (some upstreams repeat annotations)."""
+        fresh = [a for a in web_search.url_citations(annotations) if a.get("url") not in self._cited]
+        if not fresh or self.ctx.web_search is None:
+            return
+        block = self._open
+        text = "".join(block.text) if block is not None and block.kind == "text" else ""
+        blocks, citations = web_search.chat_search(fresh, text, self.ctx.web_search, self.ctx.search_query)
+        if not blocks:
+            return  # nothing usable: the text block stays open
+        for citation in citations if text else ():
+            self._delta({"type": "citations_delta", "citation": citation}, 0, out)
+        self._close(out)
+        for server_block in blocks:
+            out += web_search.block_events(self._next_index, server_block)
+            self._next_index += 1
+        self._cited.update(a.get("url") for a in fresh)
 
     def _tool_delta(self, call: JSON, out: list[JSON]) -> None:
         tool = self._tool_for(call)
@@ -272,7 +295,7 @@ class StreamTranslator:
         if block is None:
             return
         if block.kind == "thinking":
-            signature = ids.thinking_signature("".join(block.thinking))
+            signature = ids.thinking_signature("".join(block.text))
             delta = {"type": "signature_delta", "signature": signature}
             out.append({"type": "content_block_delta", "index": block.index, "delta": delta})
         out.append({"type": "content_block_stop", "index": block.index})

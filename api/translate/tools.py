@@ -58,7 +58,10 @@ def convert_tools(body: JSON, profile: Profile, context: Context) -> JSON:
     upstream_names: dict[str, str] = {}
     for tool in body.get("tools") or ():
         if tool is web_search.web_search_tool(body):
-            context.web_search = tool["name"]  # offered as a function; its calls are answered as unavailable
+            context.web_search = tool["name"]
+            if profile.web_search:
+                continue  # the upstream searches itself (request.py asks it to)
+            # else offered as a function; its calls are answered as unavailable
         function = _function_tool(tool, profile)
         if function is None:
             continue

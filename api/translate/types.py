@@ -88,6 +88,10 @@ class Context:
     """`stream_options.include_usage` was sent: hold `message_delta` until the usage chunk."""
     web_search: str | None = None
     """The name of the client's `web_search_*` server tool, when the request carries one."""
+    search_upstream: bool = False
+    """The upstream was asked to search itself; otherwise search calls are answered as unavailable."""
+    search_query: str = ""
+    """The query shown for a search the upstream ran without naming one (Chat Completions searchers)."""
 
     def original_tool_name(self, upstream_name: str) -> str:
         return self.tool_names.get(upstream_name, upstream_name)

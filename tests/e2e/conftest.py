@@ -7,12 +7,15 @@ fake received are attached to the report.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import anthropic
 import pytest
 
-from tests.e2e.servers import CLIENT_KEY, Gateway, GatewayDidNotStart, running_gateway
+from tests.e2e.servers import CLIENT_KEY, REPO, Gateway, GatewayDidNotStart, running_gateway
 from tests.fakes.openai_upstream import FakeUpstream
 
 _GATEWAY = pytest.StashKey[Gateway]()
@@ -73,3 +76,51 @@ def client(gateway) -> Iterator[anthropic.Anthropic]:
 async def async_client(gateway) -> AsyncIterator[anthropic.AsyncAnthropic]:
     async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0, timeout=30) as sdk:
         yield sdk
+
+
+CLAUDE_BIN = Path(os.environ.get("CLAUDE_BIN") or REPO / ".cache/claude-code/node_modules/.bin/claude")
+
+
+@pytest.fixture(scope="session")
+def claude_bin() -> Path:
+    if not os.access(CLAUDE_BIN, os.X_OK):
+        reason = f"Claude Code is not installed at {CLAUDE_BIN}: run `bash scripts/install_claude_code.sh`"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return CLAUDE_BIN
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Path:
+    (tmp_path / "home").mkdir()
+    (tmp_path / "work").mkdir()
+    return tmp_path / "work"
+
+
+@pytest.fixture
+def claude(claude_bin, gateway, workdir):
+    """Run `claude -p PROMPT [ARGS]` in `workdir` against the gateway, with a throwaway HOME."""
+
+    def run(prompt: str, *args: str, key: str = CLIENT_KEY) -> subprocess.CompletedProcess:
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(workdir.parent / "home"),
+            "ANTHROPIC_BASE_URL": gateway.url,
+            "ANTHROPIC_API_KEY": key,
+            "DISABLE_TELEMETRY": "1",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        }
+        result = subprocess.run(
+            [str(claude_bin), "-p", prompt, *args],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode == 0, f"claude exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+        return result
+
+    return run

@@ -59,6 +59,13 @@ class Text(Reply):
     chunks: int = 3
     chunk_delay: float = 0.0
     finish_reason: str = "stop"
+    citations: tuple[tuple[str, str], ...] = ()
+    """(url, title) pages the text cites, as `url_citation` annotations (a searching upstream's answer)."""
+
+    def annotations(self) -> list[dict]:
+        """Chat Completions' shape (OpenRouter's web plugin, OpenAI search models): fields under `url_citation`."""
+        span = {"start_index": 0, "end_index": len(self.text)}
+        return [{"type": "url_citation", "url_citation": {"url": u, "title": t} | span} for u, t in self.citations]
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,12 @@ class Recorded:
 
 
 class FakeUpstream:
-    """The ASGI app, its script and its record; `running()` serves it from a background thread."""
+    """The ASGI app, its script and its record; `running()` serves it from a background thread.
+
+    Subclasses answer another API by setting `answer_path` and overriding `send_reply`
+    (`tests.fakes.responses_upstream`)."""
+
+    answer_path = "/chat/completions"
 
     def __init__(self, *, record: bool = True, default_chunks: int = 3) -> None:
         self.record = record
@@ -130,8 +142,9 @@ class FakeUpstream:
             return list(self._script)
 
     def chat_requests(self, model: str | None = None) -> list[Recorded]:
+        """The requests to `answer_path` (for `model`), oldest first."""
         with self._lock:
-            found = [r for r in self.requests if r.path.endswith("/chat/completions")]
+            found = [r for r in self.requests if r.path.endswith(self.answer_path)]
         return [r for r in found if model is None or (r.body or {}).get("model") == model]
 
     @contextlib.contextmanager
@@ -176,11 +189,11 @@ class FakeUpstream:
             with self._lock:
                 self.requests.append(recorded)
         if scope["method"] == "GET" and scope["path"].endswith("/models"):
-            await _send_json(send, 200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
-        elif scope["method"] == "POST" and scope["path"].endswith("/chat/completions"):
+            await send_json(send, 200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+        elif scope["method"] == "POST" and scope["path"].endswith(self.answer_path):
             await self._answer(send, body if isinstance(body, dict) else {})
         else:
-            await _send_json(send, 404, _error_body(f"no route for {scope['method']} {scope['path']}"))
+            await send_json(send, 404, _error_body(f"no route for {scope['method']} {scope['path']}"))
 
     def _next_reply(self, model: str) -> Reply:
         with self._lock:
@@ -197,29 +210,22 @@ class FakeUpstream:
         while isinstance(reply, Stall):
             await asyncio.sleep(reply.seconds)
             if reply.then is None:
-                return await _send_json(send, 504, _error_body("scripted stall ended without an answer"))
+                return await send_json(send, 504, _error_body("scripted stall ended without an answer"))
             reply = reply.then
         if isinstance(reply, Error):
             body = reply.body if reply.body is not None else _error_body(reply.message, reply.status)
-            return await _send_json(send, reply.status, body, reply.headers)
+            return await send_json(send, reply.status, body, reply.headers)
+        await self.send_reply(send, request, model, reply)
+
+    async def send_reply(self, send, request: dict, model: str, reply: Reply) -> None:
+        """`reply` as a `chat.completion`, or streamed as its chunks when the request asked."""
         completion = Completion(model, reply)
         if not request.get("stream"):
-            return await _send_json(send, 200, completion.whole())
+            return await send_json(send, 200, completion.whole())
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")],
-            }
-        )
         delay = reply.chunk_delay if isinstance(reply, Text) else 0.0
-        for number, chunk in enumerate(completion.chunks(include_usage)):
-            if delay and number:
-                await asyncio.sleep(delay)
-            frame = b"data: " + json.dumps(chunk).encode() + b"\n\n"
-            await send({"type": "http.response.body", "body": frame, "more_body": True})
-        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+        frames = [b"data: " + json.dumps(chunk).encode() + b"\n\n" for chunk in completion.chunks(include_usage)]
+        await send_sse(send, [*frames, b"data: [DONE]\n\n"], delay)
 
 
 class Completion:
@@ -239,6 +245,8 @@ class Completion:
         message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
         if isinstance(reply, Text):
             message["content"], finish = reply.text, reply.finish_reason
+            if reply.citations:
+                message["annotations"] = reply.annotations()
         else:
             assert isinstance(reply, ToolCall)
             message["content"] = reply.text or None
@@ -265,6 +273,8 @@ class Completion:
         deltas: list[dict] = [{"role": "assistant", "content": "", "refusal": None}]
         if isinstance(reply, Text):
             deltas += [{"content": piece} for piece in split(reply.text, reply.chunks)]
+            if reply.citations:  # OpenRouter sends them after the text, in a delta of their own
+                deltas.append({"content": "", "annotations": reply.annotations()})
             finish = reply.finish_reason
         else:
             assert isinstance(reply, ToolCall)
@@ -326,7 +336,18 @@ def _error_body(message: str, status: int = 404) -> dict:
     return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
 
 
-async def _send_json(send, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+async def send_sse(send, frames: list[bytes], delay: float = 0.0) -> None:
+    """A 200 event stream of `frames`, `delay` seconds apart."""
+    headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for number, frame in enumerate(frames):
+        if delay and number:
+            await asyncio.sleep(delay)
+        await send({"type": "http.response.body", "body": frame, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def send_json(send, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
     data = json.dumps(body).encode()
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send(

@@ -69,3 +69,25 @@ async def test_azure_gets_its_api_key_header_and_api_version(gateway, upstream, 
     sent = route.calls.last.request
     assert sent.url.params["api-version"] == "2024-10-21"
     assert sent.headers["api-key"] == "sk-upstream-secret-1234" and "authorization" not in sent.headers
+
+
+async def test_a_responses_provider_is_probed_on_its_responses_endpoint(gateway, upstream, async_client):
+    provider = await sync_to_async(make_provider)(
+        name="responses", kind="openai-responses", base_url="https://resp.test/v1", profile="openai"
+    )
+    await sync_to_async(make_route)(provider, pattern="*haiku*", target_model="gpt-5", priority=1)
+    chat = upstream.post("https://resp.test/v1/chat/completions").mock(return_value=httpx.Response(404))
+    responses = upstream.post("https://resp.test/v1/responses").mock(
+        return_value=httpx.Response(200, json={"id": "resp_1", "status": "completed", "output": []})
+    )
+    response = await async_client.get("/test-connection?provider=responses", headers={"x-api-key": gateway["secret"]})
+    assert response.status_code == 200
+    [report] = response.json()["providers"]
+    assert (report["provider"], report["kind"], report["status"]) == ("responses", "openai-responses", "ok")
+    assert json.loads(responses.calls.last.request.content) == {
+        "model": "gpt-5",
+        "input": "ping",
+        "max_output_tokens": 16,
+        "store": False,
+    }
+    assert not chat.called

@@ -135,3 +135,42 @@ async def test_blocks_after_an_unavailable_search_keep_contiguous_indices_in_a_s
     deltas = [e["index"] for e in events if e["type"] == "content_block_delta"]
     assert deltas == [0, 2]
     assert events[-2]["delta"]["stop_reason"] == "tool_use"
+
+
+@pytest.fixture
+def openrouter_gateway(transactional_db, settings):
+    settings.AUTH_MODE = "keys"
+    provider = make_provider(name="openrouter", base_url=UPSTREAM, profile="openrouter")
+    make_route(provider, target_model="openai/gpt-4o")
+    yield make_key()[1]
+    assert writer.flush(10.0)
+
+
+async def test_openrouter_searches_with_its_web_plugin_and_the_stream_shows_results(
+    openrouter_gateway, upstream, async_client
+):
+    cited = {"url": "https://djangoproject.com", "title": "Django", "start_index": 0, "end_index": 6}
+    route = upstream.post(f"{UPSTREAM}/chat/completions").mock(
+        return_value=httpx.Response(
+            200,
+            content=sse(
+                chunk({"role": "assistant", "content": "Django 5.2 is out."}),
+                chunk({"content": "", "annotations": [{"type": "url_citation", "url_citation": cited}]}),
+                chunk(finish="stop"),
+                chunk(choices=False, usage={"prompt_tokens": 300, "completion_tokens": 6}),
+                "data: [DONE]\n\n",
+            ),
+        )
+    )
+    events = await read_stream(await post(async_client, openrouter_gateway, {**SEARCH_BODY, "stream": True}))
+    starts = [e["content_block"] for e in events if e["type"] == "content_block_start"]
+    assert [b["type"] for b in starts] == ["text", "server_tool_use", "web_search_tool_result"]
+    assert [(r["url"], r["title"]) for r in starts[2]["content"]] == [("https://djangoproject.com", "Django")]
+    assert starts[2]["tool_use_id"] == starts[1]["id"]
+    [cite] = [e["delta"]["citation"] for e in events if e.get("delta", {}).get("type") == "citations_delta"]
+    assert (cite["url"], cite["cited_text"]) == ("https://djangoproject.com", "Django")
+    assert events[-2]["delta"]["stop_reason"] == "end_turn"
+    sent = json.loads(route.calls.last.request.content)
+    assert sent["plugins"] == [{"id": "web"}] and "tools" not in sent
+    [row] = await usage_rows()
+    assert (row.status, row.input_tokens, row.output_tokens) == (200, 300, 6)

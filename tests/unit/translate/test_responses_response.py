@@ -71,3 +71,24 @@ def test_a_body_without_output_is_a_502() -> None:
     with pytest.raises(UpstreamFormatError) as caught:
         to_anthropic_message({"object": "response"}, Context(requested_model="c"))
     assert caught.value.to_api_error().status == 502
+
+
+def test_search_results_known_by_url_only_take_the_title_a_citation_gives() -> None:
+    sources = [{"type": "url", "url": "https://a.example"}, {"type": "url", "url": "https://b.example"}]
+    cited = {"type": "url_citation", "url": "https://a.example", "title": "A", "start_index": 0, "end_index": 2}
+    output = [
+        {
+            "type": "web_search_call",
+            "status": "completed",
+            "action": {"type": "search", "query": "q", "sources": sources},
+        },
+        {"type": "message", "content": [{"type": "output_text", "text": "A.", "annotations": [cited]}]},
+    ]
+
+    message = to_anthropic_message({"status": "completed", "output": output}, Context(requested_model="m"))
+
+    result = message["content"][1]
+    assert [(hit["url"], hit["title"]) for hit in result["content"]] == [
+        ("https://a.example", "A"),
+        ("https://b.example", "https://b.example"),
+    ]
