@@ -13,6 +13,7 @@ from django.utils.text import slugify
 from api.providers.headers import header_problem
 from api.translate.profiles import PROFILE_NAMES
 from routing import credentials
+from routing.spend import BudgetAlert, Price, TeamBudget, UserBudget  # noqa: F401  (this app's spend models)
 
 KEY_FOR_NEW_HOST = "enter the API key again to send it to a new host"
 
@@ -234,6 +235,10 @@ class ProxyKey(models.Model):
     rpm_limit = models.PositiveIntegerField(null=True, blank=True, verbose_name="requests per minute")
     tpm_limit = models.PositiveIntegerField(null=True, blank=True, verbose_name="tokens per minute")
     budget_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    budget_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, verbose_name="budget (USD)",
+        help_text="Spend allowed per budget period, at the prices in force.",
+    )
     budget_period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTH)
     may_test_connection = models.BooleanField(
         default=False, help_text="May call GET /test-connection (real upstream calls, a few a minute)."
@@ -284,6 +289,11 @@ class UsageLog(models.Model):
     latency_ms = models.PositiveIntegerField(default=0)
     ttft_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name="time to first token (ms)")
     attempts = models.PositiveSmallIntegerField(default=0)
+    cost_usd = models.DecimalField(
+        max_digits=14, decimal_places=6, null=True, blank=True, verbose_name="cost (USD)",
+        help_text="Empty: the model has no price.",
+    )
+    cost_estimated = models.BooleanField(default=False, help_text="Priced from tokens counted by us.")
     request_body = models.TextField(blank=True)
     response_body = models.TextField(blank=True)
 

@@ -23,6 +23,7 @@ from django.db import DatabaseError, connection
 
 from api.providers.headers import allowed_extra_headers
 from routing import credentials
+from routing.prices import load_price_table, micros
 from routing.resolve import ProviderInfo, RouteInfo, TargetInfo, compile_pattern
 
 T = TypeVar("T")
@@ -177,6 +178,25 @@ def _secret_header_values(headers: object) -> set[str]:
 
 
 routes = Snapshot(_load_routes)
+prices = Snapshot(usable_connection(load_price_table))
+"""The price table (routing/prices.py): every request's cost is computed from it, off the database."""
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetInfo:
+    """One budget a key's requests count toward: the key's own, its user's, or a team's."""
+
+    scope: str
+    """key | user | team"""
+    owner_id: int
+    owner: str
+    """The key's prefix, the username or the group's name, as messages and alerts name it."""
+    period: str
+    usd_micros: int | None
+    tokens: int | None
+    alert_at: tuple[float, ...] = ()
+    email: str = ""
+    """The user's address (user budgets), for alerts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +215,7 @@ class KeyInfo:
     budget_tokens: int | None
     budget_period: str
     may_test_connection: bool = False
+    budgets: tuple[BudgetInfo, ...] = ()
 
 
 @usable_connection
@@ -219,6 +240,7 @@ def _load_key(digest: str) -> KeyInfo | None:
         budget_tokens=key.budget_tokens,
         budget_period=key.budget_period,
         may_test_connection=key.may_test_connection,
+        budgets=budgets_of(key),
     )
 
 
@@ -256,4 +278,30 @@ keys = KeyCache()
 
 def invalidate_all() -> None:
     routes.invalidate()
+    prices.invalidate()
     keys.invalidate()
+
+
+def budgets_of(key) -> tuple[BudgetInfo, ...]:
+    """The key's budgets with a limit: its own, its user's and each of its user's teams'."""
+    from routing.models import TeamBudget, UserBudget
+
+    found = []
+    if key.budget_tokens or key.budget_usd is not None:
+        found.append(
+            BudgetInfo("key", key.id, key.prefix, key.budget_period, _micros(key.budget_usd), key.budget_tokens)
+        )
+    for budget in UserBudget.objects.filter(user_id=key.user_id):
+        found.append(_budget_info(budget, "user", key.user_id, key.user.get_username(), key.user.email))
+    for budget in TeamBudget.objects.filter(group__user=key.user_id).select_related("group"):
+        found.append(_budget_info(budget, "team", budget.group_id, budget.group.name))
+    return tuple(b for b in found if b.usd_micros is not None or b.tokens)
+
+
+def _budget_info(budget, scope: str, owner_id: int, owner: str, email: str = "") -> BudgetInfo:
+    alert_at = tuple(float(f) for f in budget.alert_at or ())
+    return BudgetInfo(scope, owner_id, owner, budget.period, _micros(budget.usd), budget.tokens, alert_at, email)
+
+
+def _micros(usd) -> int | None:
+    return None if usd is None else micros(usd)
