@@ -67,6 +67,7 @@ class Counters(Protocol):
     def reserve(self, hold_id: str, checks: list[Check], now: float) -> Outcome: ...
     def seed(self, name: str, value: int, ttl: int, now: float) -> None: ...
     def settle(self, hold_id: str, amount: int, money: int = 0) -> bool: ...
+    def peek(self, name: str, now: float) -> int | None: ...
     def clear(self) -> None: ...
 
 
@@ -106,6 +107,11 @@ class LocalCounters:
     def settle(self, hold_id: str, amount: int, money: int = 0) -> bool:
         """The hold's counters become `amount` tokens (or `money` micro-dollars on money counters)."""
         return self._transaction(lambda db: self._settle(db, hold_id, amount, money))
+
+    def peek(self, name: str, now: float) -> int | None:
+        """A budget counter's amount (settled use plus holds in flight); None when not loaded."""
+        row = self._db().execute("SELECT amount FROM budget WHERE name = ? AND expires > ?", (name, now)).fetchone()
+        return None if row is None else int(row[0])
 
     def clear(self) -> None:
         self._transaction(

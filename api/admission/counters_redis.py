@@ -122,6 +122,10 @@ class RedisCounters:
     def settle(self, hold_id: str, amount: int, money: int = 0) -> bool:
         return bool(self._settle(keys=[self.prefix + "hold:" + hold_id], args=[amount, money]))
 
+    def peek(self, name: str, now: float) -> int | None:
+        amount, expires = self._client.hmget(self.prefix + name, "a", "e")
+        return None if amount is None or float(expires) <= now else int(amount)
+
     def clear(self) -> None:
         names = list(self._client.scan_iter(match=self.prefix + "*", count=1000))
         if names:
