@@ -13,14 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q, Sum
-from django.db.models.functions import Coalesce
-
 from api.admission.counters import Check
 from routing.periods import Period, period_of
 from routing.prices import MICRO, PriceTable
 from routing.resolve import RouteInfo
-from routing.snapshot import BudgetInfo, usable_connection
+from routing.snapshot import BudgetInfo
 
 TOTAL_BUDGET_REFRESH = 24 * 3600
 """A total budget's counter is reloaded from the usage log once a day (other periods: when they end)."""
@@ -72,34 +69,6 @@ def most_costly(routes: Iterable[RouteInfo], prices: PriceTable, input_tokens: i
 
 def ttl_of(period: Period, now: float) -> int:
     return int(period.end.timestamp() - now) + 3600 if period.end else TOTAL_BUDGET_REFRESH
-
-
-@usable_connection
-def used_from_db(scope: str, owner_id: int, period: Period, money: bool) -> int:
-    """What the usage log says a budget has used in `period`: tokens, or micro-dollars of cost."""
-    from routing.models import UsageLog
-
-    rows = UsageLog.objects.filter(_owner_filter(scope, owner_id))
-    if period.start is not None:
-        rows = rows.filter(created_at__gte=period.start)
-    if money:
-        spent = rows.aggregate(usd=Coalesce(Sum("cost_usd"), Decimal(0)))["usd"]
-        return int(Decimal(spent) / MICRO)
-    total = rows.aggregate(
-        n=Coalesce(Sum("input_tokens"), 0)
-        + Coalesce(Sum("output_tokens"), 0)
-        + Coalesce(Sum("cache_read_tokens"), 0)
-        + Coalesce(Sum("cache_creation_tokens"), 0)
-    )
-    return int(total["n"])
-
-
-def _owner_filter(scope: str, owner_id: int) -> Q:
-    if scope == "key":
-        return Q(key_id=owner_id)
-    if scope == "user":
-        return Q(user_id=owner_id)
-    return Q(user__groups=owner_id)
 
 
 def refusal_message(found: BudgetCheck, used: int, amount: int) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from asgiref.sync import sync_to_async
 
 from api.admission.auth import Caller
-from api.admission.budgets import BudgetCheck, budget_checks, most_costly, refusal_message, ttl_of, used_from_db
+from api.admission.budgets import BudgetCheck, budget_checks, most_costly, refusal_message, ttl_of
 from api.admission.counters import Check, Outcome, store
 from api.http.errors import GatewayError
 from api.translate.errors import ApiError
@@ -31,6 +31,7 @@ from routing.periods import period_of
 from routing.prices import PriceTable
 from routing.resolve import RouteInfo, reachable_routes
 from routing.snapshot import KeyInfo
+from routing.spend_stats import used_in_period
 
 log = logging.getLogger("api.admission.limits")
 WINDOW = 60
@@ -179,7 +180,7 @@ async def _run(method, *args):
 async def _seed_budgets(found: list[BudgetCheck], now: float) -> None:
     for b in found:
         period = period_of(b.budget.period)
-        used = await sync_to_async(used_from_db)(b.budget.scope, b.budget.owner_id, period, b.money)
+        used = await sync_to_async(used_in_period)(b.budget.scope, b.budget.owner_id, period, b.money)
         await _run(store().seed, b.check.name, used, ttl_of(period, now), now)
 
 
