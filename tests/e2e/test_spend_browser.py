@@ -57,8 +57,8 @@ def set_price(page, screens: Screens) -> None:
     screens.shoot("price-add")
     save(page)
     assert page.url.endswith("/admin/routing/price/")
-    row = page.locator("#result_list tr", has_text=SMALL).locator("td").all_inner_texts()
-    assert row[:4] == [SMALL, "20000.000000", "100000.000000", "-"]
+    row = page.locator("#result_list tr", has_text=SMALL).locator("td, th").all_inner_texts()
+    assert row[1:7] == ["env", SMALL, "20000.000000", "100000.000000", "-", "-"]
     warning = page.locator(".messagelist .warning").inner_text()
     assert "env/fake-middle" in warning and f"env/{SMALL}" not in warning
     screens.shoot("price-list")
