@@ -26,9 +26,9 @@ from django.utils import timezone
 
 from api.admission.budgets import counter_name
 from api.admission.counters import store
+from routing.budget_info import BudgetInfo
 from routing.periods import Period, period_of
 from routing.prices import MICRO
-from routing.snapshot import BudgetInfo
 
 log = logging.getLogger("api.accounting.alerts")
 RETRY_PAUSE = 1.0

@@ -24,9 +24,9 @@ from api.admission.auth import Caller
 from api.http.responses import error_response, new_request_id
 from api.http.scrub import scrub
 from api.translate.errors import STATUS_FOR_TYPE, ApiError
+from routing.budget_info import BudgetInfo
 from routing.prices import PriceTable
 from routing.resolve import RouteInfo
-from routing.snapshot import BudgetInfo
 
 CLIENT_CLOSED = 499
 PROGRESS_SECONDS = 1.0

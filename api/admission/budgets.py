@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from api.admission.counters import Check
+from routing.budget_info import BudgetInfo
 from routing.periods import Period, period_of
 from routing.prices import MICRO, PriceTable
 from routing.resolve import RouteInfo
-from routing.snapshot import BudgetInfo
 
 TOTAL_BUDGET_REFRESH = 24 * 3600
 """A total budget's counter is reloaded from the usage log once a day (other periods: when they end)."""
