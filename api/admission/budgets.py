@@ -16,7 +16,7 @@ from decimal import Decimal
 from api.admission.counters import Check
 from routing.budget_info import BudgetInfo
 from routing.periods import Period, period_of
-from routing.prices import MICRO, PriceTable
+from routing.prices import MICRO, PriceTable, Rates, micros
 from routing.resolve import RouteInfo
 
 TOTAL_BUDGET_REFRESH = 24 * 3600
@@ -58,12 +58,10 @@ def most_costly(routes: Iterable[RouteInfo], prices: PriceTable, input_tokens: i
             rates = prices.rates(target.provider.id, target.model)
             if rates is None:
                 return None
-            usd = (
-                rates.cost(input_tokens, output_tokens, 0, 0)
-                if rates.input >= rates.cache_write
-                else rates.cost(0, output_tokens, 0, input_tokens)
+            dearest_input = Rates(
+                max(rates.input, rates.cache_write), rates.output, rates.cache_read, rates.cache_write
             )
-            worst = max(worst, int(usd / MICRO))
+            worst = max(worst, micros(dearest_input.cost(input_tokens, output_tokens)))
     return worst
 
 

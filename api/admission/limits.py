@@ -1,11 +1,13 @@
-"""Per-key limits, checked before any upstream call and held across every worker.
+"""Per-key limits and the budgets of the key, its user and its teams (budgets.py), checked before any
+upstream call and held across every worker.
 
 - The allowlist is checked against the requested name *and* what it resolves to (`check_route_allowed`):
   a key allowed `*haiku*` cannot reach an opus route by asking for `claude-opus-4-haiku`.
 - Requests and tokens per minute are sliding windows; budgets are counted per period kind and start.
 - A request reserves what it can cost at admission (`reserve`): its estimated input plus the most output
   it may be given (max_tokens under the caps of the routes it may reach). It is refused when that does not
-  fit; when it ends, the reservation is settled to the tokens it really used (`settle`). Concurrent
+  fit; when it ends, the reservation is settled to the tokens it really used (`settle`) and, on USD
+  budgets (reserved at the dearest reachable price), to the row's cost. Concurrent
   requests therefore cannot walk through a budget: overshoot comes only from input tokens above the
   estimate (see `api.translate.tokens.input_bound`) and from an upstream ignoring max_tokens.
 """

@@ -136,3 +136,11 @@ def test_unpriced_route_targets_are_named_on_the_prices_page_and_their_route(sta
         staff_client.get(f"/admin/routing/modelroute/{route.pk}/change/")
     )
     assert "No price for" not in _text(staff_client.get(f"/admin/routing/modelroute/{priced.pk}/change/"))
+
+
+def test_a_team_budgets_page_shows_its_spend_and_what_is_left(spend, staff_client):
+    budget = TeamBudget.objects.get()
+    page = _text(staff_client.get(f"/admin/routing/teambudget/{budget.pk}/change/"))
+    assert "$6.25 of $10.00 left this month ($3.75 spent)" in page
+    listing = _text(staff_client.get("/admin/routing/teambudget/"))
+    assert "$6.25 of $10.00 left this month" in listing
