@@ -3,7 +3,7 @@ local webhook receiver and by email, also when another worker sees the same cros
 is retried off the request path and never touches a request."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import httpx
@@ -21,12 +21,16 @@ from tests.integration.conftest import UPSTREAM, completion, messages_body, usag
 USAGE = {"prompt_tokens": 6000, "completion_tokens": 3, "total_tokens": 6003}  # $1.203 each
 MARCH = datetime(2027, 3, 10, 12, tzinfo=UTC)
 
+LONG_AGO = date(2020, 1, 1)  # the price is in force whatever day the test runs (or fakes)
+
 
 @pytest.fixture(autouse=True)
 def priced_upstream(gateway, upstream, settings, monkeypatch):
     settings.ALERT_RETRIES = 3
     monkeypatch.setattr(alerts_module, "RETRY_PAUSE", 0.01)
-    Price.objects.create(provider=gateway["provider"], model="gpt-4o", input="200", output="1000")
+    Price.objects.create(
+        provider=gateway["provider"], model="gpt-4o", input="200", output="1000", effective_from=LONG_AGO
+    )
     user = gateway["key"].user
     user.email = "alice@example.com"
     user.save()

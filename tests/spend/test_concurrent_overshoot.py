@@ -5,6 +5,7 @@ keeps to the estimate and max_tokens; at most the sum of the excesses when it do
 
 import asyncio
 import json
+from datetime import date
 from decimal import Decimal
 
 import httpx
@@ -22,6 +23,8 @@ BODY = json.dumps(messages_body(max_tokens=MAX_TOKENS, stream=True))
 ESTIMATE = input_bound(json.loads(BODY), len(BODY))
 RESERVED = RATES.cost(ESTIMATE, MAX_TOKENS)
 BUDGET = (RESERVED * Decimal("3.5")).quantize(Decimal("0.01"))
+
+LONG_AGO = date(2020, 1, 1)  # the price is in force whatever day the test runs (or fakes)
 
 
 def _upstream(upstream, input_tokens: int, output_tokens: int):
@@ -54,8 +57,10 @@ async def _all_at_once(async_client, secret: str) -> list[int]:
 
 @pytest.fixture
 def budgeted(gateway):
-    Price.objects.create(provider=gateway["provider"], model="gpt-4o", input=RATES.input, output=RATES.output)
-    UserBudget.objects.create(user=gateway["key"].user, usd=BUDGET, period="day")
+    Price.objects.create(
+        provider=gateway["provider"], model="gpt-4o", input=RATES.input, output=RATES.output, effective_from=LONG_AGO
+    )
+    UserBudget.objects.create(user=gateway["key"].user, usd=BUDGET, period="total")
     return gateway["secret"]
 
 

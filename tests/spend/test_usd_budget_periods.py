@@ -2,7 +2,7 @@
 and month start together) and a time zone's midnight, also once the counters reload from the log."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import httpx
@@ -18,10 +18,14 @@ from tests.integration.conftest import UPSTREAM, completion, messages_body, usag
 MONDAY_THE_FIRST = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
 USAGE = {"prompt_tokens": 6000, "completion_tokens": 3, "total_tokens": 6003}  # $1.203 each
 
+LONG_AGO = date(2020, 1, 1)  # the price is in force whatever day the test runs (or fakes)
+
 
 @pytest.fixture(autouse=True)
 def priced_upstream(gateway, upstream):
-    Price.objects.create(provider=gateway["provider"], model="gpt-4o", input="200", output="1000")
+    Price.objects.create(
+        provider=gateway["provider"], model="gpt-4o", input="200", output="1000", effective_from=LONG_AGO
+    )
     upstream.post(f"{UPSTREAM}/chat/completions").mock(
         return_value=httpx.Response(200, json=completion({"content": "ok"}, usage=USAGE))
     )

@@ -3,7 +3,7 @@ one that crossed the budget is refused with a 429 naming the budget and when it 
 counts toward it, and still after the shared counters are lost (they reload from the usage log)."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import httpx
@@ -21,10 +21,14 @@ from tests.integration.conftest import UPSTREAM, completion, messages_body, usag
 USAGE = {"prompt_tokens": 6000, "completion_tokens": 3, "total_tokens": 6003}
 WHEN = datetime(2027, 3, 10, 12, tzinfo=UTC)
 
+LONG_AGO = date(2020, 1, 1)  # the price is in force whatever day the test runs (or fakes)
+
 
 @pytest.fixture(autouse=True)
 def priced_upstream(gateway, upstream):
-    Price.objects.create(provider=gateway["provider"], model="gpt-4o", input="200", output="1000")
+    Price.objects.create(
+        provider=gateway["provider"], model="gpt-4o", input="200", output="1000", effective_from=LONG_AGO
+    )
     return upstream.post(f"{UPSTREAM}/chat/completions").mock(
         return_value=httpx.Response(200, json=completion({"content": "ok"}, usage=USAGE))
     )
