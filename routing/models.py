@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import httpx
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
@@ -236,7 +239,12 @@ class ProxyKey(models.Model):
     tpm_limit = models.PositiveIntegerField(null=True, blank=True, verbose_name="tokens per minute")
     budget_tokens = models.PositiveBigIntegerField(null=True, blank=True)
     budget_usd = models.DecimalField(
-        max_digits=12, decimal_places=2, null=True, blank=True, verbose_name="budget (USD)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        verbose_name="budget (USD)",
         help_text="Spend allowed per budget period, at the prices in force.",
     )
     budget_period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTH)

@@ -30,7 +30,7 @@ def _rate(label: str) -> models.DecimalField:
     )
 
 
-def _today():
+def local_today():
     return timezone.localdate()
 
 
@@ -44,7 +44,7 @@ class Price(models.Model):
     output = _rate("output")
     cache_read = _rate("cache read")
     cache_write = _rate("cache write")
-    effective_from = models.DateField(default=_today, help_text="Rows from this day on are priced with it.")
+    effective_from = models.DateField(default=local_today, help_text="Rows from this day on are priced with it.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
