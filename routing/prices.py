@@ -77,12 +77,16 @@ def _first(*values: Decimal | None) -> Decimal:
 
 
 def load_price_table() -> PriceTable:
-    """Every price row and provider address, in two queries."""
-    from routing.models import Price, Provider
+    """Every price row and provider address, in three queries; the catalogue is looked up here for
+    every route target (off the event loop), so pricing a request never waits on it."""
+    from routing.models import Price, Provider, RouteTarget
 
     rows: dict[tuple[int, str], list[Dated]] = defaultdict(list)
     for price in Price.objects.all():
         rows[(price.provider_id, price.model)].append(
             (price.effective_from, {f: getattr(price, f) for f in RATE_FIELDS})
         )
-    return PriceTable(dict(rows), dict(Provider.objects.values_list("id", "base_url")))
+    base_urls = dict(Provider.objects.values_list("id", "base_url"))
+    for provider_id, model in RouteTarget.objects.values_list("provider_id", "model").distinct():
+        catalogue_rates(base_urls.get(provider_id, ""), model, timezone.now())
+    return PriceTable(dict(rows), base_urls)
