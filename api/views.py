@@ -121,8 +121,9 @@ async def admit(request: HttpRequest, ex: Exchange, *, counting: bool = False) -
     route = await choose_route(request, body, caller, routes, counting=counting)
     ex.routed(route)
     check_route_allowed(caller, body["model"], route, routes)
+    ex.prices = await snapshot.prices.get()
     if not counting:
-        ex.hold = await reserve(caller, body, route, routes, len(request.body), ex.request_id)
+        ex.hold = await reserve(caller, body, route, routes, len(request.body), ex.request_id, ex.prices)
     ex.admitted()
     return caller, body, route
 

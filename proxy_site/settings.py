@@ -333,3 +333,14 @@ LOGGING = {
         "axes": {"level": "WARNING"},  # failures and lock-outs; not a line per successful sign-in
     },
 }
+
+# --- Spend alerts (README "Spend and budgets") ---------------------------------------------------
+ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
+ALERT_RETRIES = _number("ALERT_RETRIES", 3)
+# Email alerts go out when EMAIL_HOST is set (Django's mail framework; user budgets, to the user's address).
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = _number("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = _flag("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="gateway@localhost")

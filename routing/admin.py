@@ -14,9 +14,11 @@ from api.http.errors import GatewayError
 from routing import (
     access,
     admin_explain,
+    admin_spend,  # noqa: F401  (registers prices, budgets and the spend page)
     admin_tokens,  # noqa: F401  (replaces knox's token admin: list and revoke only)
     admin_usage,  # noqa: F401  (registers the usage log and audit pages)
     keys,
+    spend_stats,
     usage_stats,
 )
 from routing.models import ModelRoute, Provider, ProxyKey, RouteFallback, RouteTarget
@@ -206,6 +208,14 @@ class ModelRouteAdmin(admin_explain.TryRequestMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("targets__provider")
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            unpriced = [t for t in spend_stats.unpriced_targets() if str(t.route_id) == str(object_id)]
+            if unpriced:
+                names = ", ".join(str(t) for t in unpriced)
+                messages.warning(request, f"No price for {names}: its requests will have no cost (see Prices).")
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="Targets")
     def targets_display(self, obj: ModelRoute) -> str:
         return ", ".join(f"{t} (weight {t.weight})" if t.weight != 1 else str(t) for t in obj.targets.all())
@@ -239,6 +249,7 @@ class ProxyKeyForm(forms.ModelForm):
             "rpm_limit",
             "tpm_limit",
             "budget_tokens",
+            "budget_usd",
             "budget_period",
             "may_test_connection",
         )
@@ -277,12 +288,11 @@ class ProxyKeyAdmin(admin.ModelAdmin):
         usage = usage_stats.key_usage(obj)
         return f"{usage.tokens_to_date} tokens in {usage.requests_to_date} requests"
 
-    @admin.display(description="Remaining budget")
+    @admin.display(description="Spend and remaining budget")
     def remaining_budget(self, obj: ProxyKey) -> str:
-        if not obj.pk or obj.budget_tokens is None:
-            return "no budget set"
-        usage = usage_stats.key_usage(obj)
-        return f"{usage.remaining} of {obj.budget_tokens} tokens left this {obj.budget_period}"
+        if not obj.pk:
+            return "—"
+        return str(spend_stats.budget_status("key", obj.pk, obj.budget_usd, obj.budget_tokens, obj.budget_period))
 
     @admin.display(description="Status")
     def status(self, obj: ProxyKey) -> str:

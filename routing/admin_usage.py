@@ -38,6 +38,8 @@ CSV_FIELDS = (
     "latency_ms",
     "ttft_ms",
     "attempts",
+    "cost_usd",
+    "cost_estimated",
 )
 
 
@@ -97,6 +99,7 @@ class UsageLogAdmin(ReadOnlyAdmin):
         "input_tokens",
         "output_tokens",
         "cache_read_tokens",
+        "cost",
         "latency_ms",
     )
     list_filter = ("created_at", "status", "stream", "provider_name", "requested_model", "user", "key", "estimated")
@@ -118,6 +121,12 @@ class UsageLogAdmin(ReadOnlyAdmin):
     @admin.display(description="Key")
     def key_prefix(self, obj: UsageLog) -> str:
         return obj.key.prefix if obj.key else "—"
+
+    @admin.display(description="Cost (USD)", ordering="cost_usd")
+    def cost(self, obj: UsageLog) -> str:
+        if obj.cost_usd is None:
+            return "unpriced"
+        return f"{obj.cost_usd}{' (est.)' if obj.cost_estimated else ''}"
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: UsageLog):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import httpx
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
@@ -15,6 +18,7 @@ from api.translate.profiles import PROFILE_NAMES
 from routing import credentials
 from routing.conditions import NAMES as CONDITION_NAMES
 from routing.conditions import parse_conditions
+from routing.spend import BudgetAlert, Price, TeamBudget, UserBudget  # noqa: F401  (this app's spend models)
 
 KEY_FOR_NEW_HOST = "enter the API key again to send it to a new host"
 
@@ -257,6 +261,15 @@ class ProxyKey(models.Model):
     rpm_limit = models.PositiveIntegerField(null=True, blank=True, verbose_name="requests per minute")
     tpm_limit = models.PositiveIntegerField(null=True, blank=True, verbose_name="tokens per minute")
     budget_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    budget_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        verbose_name="budget (USD)",
+        help_text="Spend allowed per budget period, at the prices in force.",
+    )
     budget_period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTH)
     may_test_connection = models.BooleanField(
         default=False, help_text="May call GET /test-connection (real upstream calls, a few a minute)."
@@ -307,6 +320,15 @@ class UsageLog(models.Model):
     latency_ms = models.PositiveIntegerField(default=0)
     ttft_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name="time to first token (ms)")
     attempts = models.PositiveSmallIntegerField(default=0)
+    cost_usd = models.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        verbose_name="cost (USD)",
+        help_text="Empty: the model has no price.",
+    )
+    cost_estimated = models.BooleanField(default=False, help_text="Priced from tokens counted by us.")
     request_body = models.TextField(blank=True)
     response_body = models.TextField(blank=True)
 

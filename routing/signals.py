@@ -4,9 +4,9 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from routing import invalidation
-from routing.models import ModelRoute, Provider, ProxyKey, RouteFallback, RouteTarget
+from routing.models import ModelRoute, Price, Provider, ProxyKey, RouteFallback, RouteTarget, TeamBudget, UserBudget
 
-_WATCHED = (Provider, ModelRoute, RouteTarget, RouteFallback, ProxyKey)
+_WATCHED = (Provider, ModelRoute, RouteTarget, RouteFallback, ProxyKey, Price, UserBudget, TeamBudget)
 
 
 @receiver(post_save)

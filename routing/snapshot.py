@@ -23,7 +23,9 @@ from django.db import DatabaseError, connection
 
 from api.providers.headers import allowed_extra_headers
 from routing import credentials
+from routing.budget_info import BudgetInfo, budgets_of
 from routing.conditions import parse_conditions
+from routing.prices import load_price_table
 from routing.resolve import ProviderInfo, RouteInfo, TargetInfo, compile_pattern
 from routing.windows import target_window
 
@@ -198,6 +200,8 @@ def _secret_header_values(headers: object) -> set[str]:
 
 routes = Snapshot(_load_routes)
 direct = Snapshot(_load_direct)
+prices = Snapshot(usable_connection(load_price_table))
+"""The price table (routing/prices.py): every request's cost is computed from it, off the database."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +220,7 @@ class KeyInfo:
     budget_tokens: int | None
     budget_period: str
     may_test_connection: bool = False
+    budgets: tuple[BudgetInfo, ...] = ()
 
 
 @usable_connection
@@ -240,6 +245,7 @@ def _load_key(digest: str) -> KeyInfo | None:
         budget_tokens=key.budget_tokens,
         budget_period=key.budget_period,
         may_test_connection=key.may_test_connection,
+        budgets=budgets_of(key),
     )
 
 
@@ -278,4 +284,5 @@ keys = KeyCache()
 def invalidate_all() -> None:
     routes.invalidate()
     direct.invalidate()
+    prices.invalidate()
     keys.invalidate()

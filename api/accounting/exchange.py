@@ -15,6 +15,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
 from api.accounting import bodies, logs, metrics
+from api.accounting.alerts import alerts
+from api.accounting.costs import price_record, spent_micros
 from api.accounting.journal import journal
 from api.accounting.usage import UsageRecord, writer
 from api.admission import limits
@@ -22,6 +24,8 @@ from api.admission.auth import Caller
 from api.http.responses import error_response, new_request_id
 from api.http.scrub import scrub
 from api.translate.errors import STATUS_FOR_TYPE, ApiError
+from routing.budget_info import BudgetInfo
+from routing.prices import PriceTable
 from routing.resolve import RouteInfo
 
 CLIENT_CLOSED = 499
@@ -39,6 +43,10 @@ class Exchange:
     first_byte_timeout: float = 0.0
     hold: str | None = None
     """The id of the request's reservation on its key's limits, settled once it ends."""
+    budgets: tuple[BudgetInfo, ...] = ()
+    """The caller's budgets: checked for alerts once the request has settled."""
+    prices: PriceTable | None = None
+    """The price table read at admission: the row is priced from it when the request ends."""
     _progress_due: float = 0.0
     _finished: bool = False
 
@@ -62,6 +70,7 @@ class Exchange:
     def identify(self, caller: Caller) -> None:
         if caller.key:
             self.record.key_id, self.record.user_id = caller.key.id, caller.key.user_id
+            self.budgets = caller.key.budgets
 
     def routed(self, route: RouteInfo) -> None:
         self.record.route_id = route.id or None  # a direct request (routing/direct.py) has no route row
@@ -133,8 +142,10 @@ class Exchange:
             return
         self._finished = True
         self.record.latency_ms = self.elapsed_ms()
+        price_record(self.record, self.prices)
         if self.hold is not None:
-            limits.settle(self.hold, self.record.total_tokens)
+            limits.settle(self.hold, self.record.total_tokens, spent_micros(self.record))
+            alerts.after_request(self.budgets)
         if self.request_body and bodies.wanted(self.record.status):
             self.record.request_body = bodies.as_text(self.request_body)
             self.record.response_body = bodies.as_text(self.response_body or "(streamed)")

@@ -29,6 +29,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -59,6 +60,13 @@ def try_lock(path: Path) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def _decimal_text(value: object) -> str:
+    """A usage row's cost (a Decimal) as its exact text; orjson knows no Decimal."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 class Segment:
@@ -110,7 +118,7 @@ class Journal:
 
     def append(self, request_id: str, line: dict) -> bool:
         """Write one line for `request_id`; False if it could not be written (logged, never raised)."""
-        data = orjson.dumps(line) + b"\n"
+        data = orjson.dumps(line, default=_decimal_text) + b"\n"
         with self._lock:
             if self._retry_at and time.monotonic() < self._retry_at:
                 return False

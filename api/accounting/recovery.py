@@ -21,9 +21,11 @@ from pathlib import Path
 import orjson
 from django.db import DatabaseError
 
+from api.accounting.costs import price_record, spent_micros
 from api.accounting.journal import LOCK_SUFFIX, SEGMENT_SUFFIX, journal, try_lock
 from api.accounting.usage import UsageRecord, writer
 from api.admission import limits
+from routing import snapshot
 
 log = logging.getLogger("api.accounting.recovery")
 
@@ -81,10 +83,20 @@ def settle_interrupted(requests: list[OpenRequest]) -> list[UsageRecord]:
         record.set_tokens(progress.get("usage") or {}, estimated=progress.get("est", True))
         record.latency_ms = int(progress.get("ms") or 0)
         record.status, record.error_type, record.error_message = INTERRUPTED_STATUS, INTERRUPTED, INTERRUPTED_MESSAGE
-        if hold := request.admission.get("hold"):
-            limits.settle(hold, record.total_tokens)  # a no-op when the request had settled before the crash
+        price_record(record, _price_table())
+        if hold := request.admission.get("hold"):  # a no-op when the request had settled before the crash
+            limits.settle(hold, record.total_tokens, spent_micros(record))
         rows.append(record)
     return rows
+
+
+def _price_table():
+    """The prices for interrupted rows; None (the rows stay unpriced) when the database is down."""
+    try:
+        return snapshot.prices.get_sync()
+    except DatabaseError:
+        log.warning("database unavailable: interrupted rows are written without a cost")
+        return None
 
 
 def read_segments(paths: list[Path]) -> Found:

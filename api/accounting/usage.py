@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
@@ -54,6 +55,9 @@ class UsageRecord:
     latency_ms: int = 0
     ttft_ms: int | None = None
     attempts: int = 0
+    cost_usd: Decimal | None = None
+    """None: unpriced (api/accounting/costs.py)."""
+    cost_estimated: bool = False
     request_body: str = ""
     response_body: str = ""
 
@@ -67,6 +71,8 @@ class UsageRecord:
         """A record from its JSON form in the journal (unknown keys ignored, the time parsed back)."""
         values = {name: rec[name] for name in _FIELD_NAMES if name in rec}
         values["created_at"] = datetime.fromisoformat(values["created_at"])
+        if values.get("cost_usd") is not None:
+            values["cost_usd"] = Decimal(values["cost_usd"])
         return cls(**values)
 
     def set_tokens(self, usage: dict, *, estimated: bool) -> None:

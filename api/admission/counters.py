@@ -44,6 +44,8 @@ class Check:
     window: int = 0
     """Seconds of a sliding window; 0 for a budget counter."""
     settles: bool = True
+    money: bool = False
+    """Counts micro-dollars: settled to the request's cost, not its tokens."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +66,8 @@ class Counters(Protocol):
 
     def reserve(self, hold_id: str, checks: list[Check], now: float) -> Outcome: ...
     def seed(self, name: str, value: int, ttl: int, now: float) -> None: ...
-    def settle(self, hold_id: str, amount: int) -> bool: ...
+    def settle(self, hold_id: str, amount: int, money: int = 0) -> bool: ...
+    def peek(self, name: str, now: float) -> int | None: ...
     def clear(self) -> None: ...
 
 
@@ -101,8 +104,14 @@ class LocalCounters:
 
         self._transaction(work)
 
-    def settle(self, hold_id: str, amount: int) -> bool:
-        return self._transaction(lambda db: self._settle(db, hold_id, amount))
+    def settle(self, hold_id: str, amount: int, money: int = 0) -> bool:
+        """The hold's counters become `amount` tokens (or `money` micro-dollars on money counters)."""
+        return self._transaction(lambda db: self._settle(db, hold_id, amount, money))
+
+    def peek(self, name: str, now: float) -> int | None:
+        """A budget counter's amount (settled use plus holds in flight); None when not loaded."""
+        row = self._db().execute("SELECT amount FROM budget WHERE name = ? AND expires > ?", (name, now)).fetchone()
+        return None if row is None else int(row[0])
 
     def clear(self) -> None:
         self._transaction(
@@ -139,7 +148,7 @@ class LocalCounters:
             else:
                 db.execute("UPDATE budget SET amount = amount + ? WHERE name = ?", (check.amount, check.name))
             if check.settles:
-                entries.append((check.name, check.amount, second if check.window else None))
+                entries.append((check.name, check.amount, second if check.window else None, check.money))
         if entries:
             db.execute("INSERT OR REPLACE INTO hold VALUES (?, ?, ?)", (hold_id, orjson.dumps(entries), now))
         self._calls += 1
@@ -148,17 +157,18 @@ class LocalCounters:
         return Outcome(True)
 
     @staticmethod
-    def _settle(db: sqlite3.Connection, hold_id: str, amount: int) -> bool:
+    def _settle(db: sqlite3.Connection, hold_id: str, amount: int, money: int) -> bool:
         row = db.execute("DELETE FROM hold WHERE id = ? RETURNING entries", (hold_id,)).fetchone()
         if row is None:
             return False  # settled already (a journal replay after the request's own settle)
-        for name, reserved, second in orjson.loads(row[0]):
+        for name, reserved, second, *unit in orjson.loads(row[0]):
+            delta = (money if unit and unit[0] else amount) - reserved
             if second is None:
-                db.execute("UPDATE budget SET amount = MAX(0, amount + ?) WHERE name = ?", (amount - reserved, name))
+                db.execute("UPDATE budget SET amount = MAX(0, amount + ?) WHERE name = ?", (delta, name))
             else:
                 db.execute(
                     "UPDATE bucket SET amount = MAX(0, amount + ?) WHERE name = ? AND second = ?",
-                    (amount - reserved, name, second),
+                    (delta, name, second),
                 )
         return True
 

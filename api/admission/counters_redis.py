@@ -8,15 +8,15 @@ import redis
 
 from api.admission.counters import HOLD_LIFETIME, Check, Outcome, retry_after
 
-# KEYS: the hold, then one counter per check. ARGV: now (s), hold lifetime, then 4 per check:
-# window (0: budget), limit, amount, settles (0/1). Windows are hashes second -> amount; budgets are
+# KEYS: the hold, then one counter per check. ARGV: now (s), hold lifetime, then 5 per check:
+# window (0: budget), limit, amount, settles (0/1), money (0/1). Windows are hashes second -> amount; budgets are
 # hashes a (amount) and e (expiry, in the callers' clock, so time can be injected as for the SQLite store).
 _RESERVE = """
 local now = tonumber(ARGV[1])
 local second = math.floor(now)
 local missing = {}
 for i = 2, #KEYS do
-  local a = 3 + (i - 2) * 4
+  local a = 3 + (i - 2) * 5
   local window, limit, amount = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   if window > 0 then
     local used, oldest = 0, nil
@@ -43,15 +43,15 @@ end
 if #missing > 0 then return {'missing', unpack(missing)} end
 local entries = {}
 for i = 2, #KEYS do
-  local a = 3 + (i - 2) * 4
+  local a = 3 + (i - 2) * 5
   local window, amount = tonumber(ARGV[a]), tonumber(ARGV[a + 2])
   if window > 0 then
     redis.call('HINCRBY', KEYS[i], second, amount)
     redis.call('EXPIRE', KEYS[i], window + 5)
-    if ARGV[a + 3] == '1' then table.insert(entries, {KEYS[i], amount, second}) end
+    if ARGV[a + 3] == '1' then table.insert(entries, {KEYS[i], amount, second, ARGV[a + 4] == '1'}) end
   else
     redis.call('HINCRBY', KEYS[i], 'a', amount)
-    if ARGV[a + 3] == '1' then table.insert(entries, {KEYS[i], amount, false}) end
+    if ARGV[a + 3] == '1' then table.insert(entries, {KEYS[i], amount, false, ARGV[a + 4] == '1'}) end
   end
 end
 if #entries > 0 then redis.call('SET', KEYS[1], cjson.encode(entries), 'EX', ARGV[2]) end
@@ -68,13 +68,16 @@ redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3])) + 60)
 return 1
 """
 
-# KEYS: the hold. ARGV: the real amount. Counters the hold names are reached from its entries.
+# KEYS: the hold. ARGV: the real amount in tokens, then in micro-dollars (for money counters). Counters
+# the hold names are reached from its entries.
 _SETTLE = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 redis.call('DEL', KEYS[1])
-local amount = tonumber(ARGV[1])
+local tokens, money = tonumber(ARGV[1]), tonumber(ARGV[2])
 for _, e in ipairs(cjson.decode(raw)) do
+  local amount = tokens
+  if e[4] then amount = money end
   local name, delta, second = e[1], amount - e[2], e[3]
   if second then
     local current = redis.call('HGET', name, second)
@@ -101,7 +104,7 @@ class RedisCounters:
     def reserve(self, hold_id: str, checks: list[Check], now: float) -> Outcome:
         args: list = [repr(now), HOLD_LIFETIME]
         for c in checks:
-            args += [c.window, c.limit, c.amount, int(c.settles)]
+            args += [c.window, c.limit, c.amount, int(c.settles), int(c.money)]
         keys = [self.prefix + "hold:" + hold_id, *(self.prefix + c.name for c in checks)]
         reply = self._reserve(keys=keys, args=args)
         verdict = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
@@ -116,8 +119,12 @@ class RedisCounters:
     def seed(self, name: str, value: int, ttl: int, now: float) -> None:
         self._seed(keys=[self.prefix + name], args=[repr(now), value, ttl])
 
-    def settle(self, hold_id: str, amount: int) -> bool:
-        return bool(self._settle(keys=[self.prefix + "hold:" + hold_id], args=[amount]))
+    def settle(self, hold_id: str, amount: int, money: int = 0) -> bool:
+        return bool(self._settle(keys=[self.prefix + "hold:" + hold_id], args=[amount, money]))
+
+    def peek(self, name: str, now: float) -> int | None:
+        amount, expires = self._client.hmget(self.prefix + name, "a", "e")
+        return None if amount is None or float(expires) <= now else int(amount)
 
     def clear(self) -> None:
         names = list(self._client.scan_iter(match=self.prefix + "*", count=1000))

@@ -1,11 +1,13 @@
-"""Per-key limits, checked before any upstream call and held across every worker.
+"""Per-key limits and the budgets of the key, its user and its teams (budgets.py), checked before any
+upstream call and held across every worker.
 
 - The allowlist is checked against the requested name *and* what it resolves to (`check_route_allowed`):
   a key allowed `*haiku*` cannot reach an opus route by asking for `claude-opus-4-haiku`.
 - Requests and tokens per minute are sliding windows; budgets are counted per period kind and start.
 - A request reserves what it can cost at admission (`reserve`): its estimated input plus the most output
   it may be given (max_tokens under the caps of the routes it may reach). It is refused when that does not
-  fit; when it ends, the reservation is settled to the tokens it really used (`settle`). Concurrent
+  fit; when it ends, the reservation is settled to the tokens it really used (`settle`) and, on USD
+  budgets (reserved at the dearest reachable price), to the row's cost. Concurrent
   requests therefore cannot walk through a budget: overshoot comes only from input tokens above the
   estimate (see `api.translate.tokens.input_bound`) and from an upstream ignoring max_tokens.
 """
@@ -19,23 +21,22 @@ import time
 from collections.abc import Sequence
 
 from asgiref.sync import sync_to_async
-from django.db.models import Sum
-from django.db.models.functions import Coalesce
 
 from api.admission.auth import Caller
+from api.admission.budgets import BudgetCheck, budget_checks, most_costly, refusal_message, ttl_of
 from api.admission.counters import Check, Outcome, store
 from api.http.errors import GatewayError
 from api.translate.errors import ApiError
 from api.translate.tokens import input_bound
 from api.translate.types import JSON
-from routing.periods import Period, period_of
+from routing.periods import period_of
+from routing.prices import PriceTable
 from routing.resolve import RouteInfo, reachable_routes
-from routing.snapshot import KeyInfo, usable_connection
+from routing.snapshot import KeyInfo
+from routing.spend_stats import used_in_period
 
 log = logging.getLogger("api.admission.limits")
 WINDOW = 60
-TOTAL_BUDGET_REFRESH = 24 * 3600
-"""A total budget's counter is reloaded from the usage log once a day (other periods: when they end)."""
 
 
 def _refuse(status: int, error_type, message: str, *, retry_after: int | None = None, retry: bool | None = None):
@@ -97,57 +98,69 @@ def output_bound(body: JSON, routes: list[RouteInfo]) -> int:
     return max(min(wanted, r.max_tokens) if r.max_tokens else wanted for r in routes)
 
 
-def _budget(key: KeyInfo, now: float) -> tuple[Period, str, int]:
-    period = period_of(key.budget_period)
-    ttl = int(period.end.timestamp() - now) + 3600 if period.end else TOTAL_BUDGET_REFRESH
-    return period, f"budget:key:{key.id}:{period.label}", ttl
-
-
-def _checks(key: KeyInfo, amount: int, now: float) -> list[Check]:
+def _window_checks(key: KeyInfo, amount: int) -> list[Check]:
     checks = []
     if key.rpm_limit:
         checks.append(Check(f"rpm:key:{key.id}", key.rpm_limit, 1, window=WINDOW, settles=False))
     if key.tpm_limit:
         checks.append(Check(f"tpm:key:{key.id}", key.tpm_limit, amount, window=WINDOW))
-    if key.budget_tokens:
-        _, name, _ = _budget(key, now)
-        checks.append(Check(name, key.budget_tokens, amount))
     return checks
 
 
 async def reserve(
-    caller: Caller, body: JSON, route: RouteInfo, routes: Sequence[RouteInfo], body_size: int, hold_id: str
+    caller: Caller,
+    body: JSON,
+    route: RouteInfo,
+    routes: Sequence[RouteInfo],
+    body_size: int,
+    hold_id: str,
+    prices: PriceTable | None = None,
 ) -> str | None:
-    """Reserve the request's cost on every limit of its key; its hold id, or None when nothing limits it.
-    Raises the 429 of the first limit the reservation does not fit."""
+    """Reserve the request's cost on every limit and budget of its key; its hold id, or None when nothing
+    limits it. Raises the 429 of the first limit the reservation does not fit."""
     key = caller.key
-    if key is None or not (key.rpm_limit or key.tpm_limit or key.budget_tokens):
+    if key is None or not (key.rpm_limit or key.tpm_limit or key.budgets):
         return None
     reachable = reachable_routes(route, routes, caller.user_id, caller.group_ids)
-    amount = input_bound(body, body_size) + output_bound(body, reachable)
+    input_tokens, output_tokens = input_bound(body, body_size), output_bound(body, reachable)
+    amount = input_tokens + output_tokens
+    cost = _cost_bound(key, reachable, prices, input_tokens, output_tokens)
+    found = budget_checks(key.budgets, amount, cost)
+    checks = _window_checks(key, amount) + [b.check for b in found]
     now = time.time()
-    checks = _checks(key, amount, now)
     outcome = await _run(store().reserve, hold_id, checks, now)
     if outcome.missing:
-        await _seed_budget(key, now)
+        await _seed_budgets([b for b in found if b.check.name in outcome.missing], now)
         outcome = await _run(store().reserve, hold_id, checks, now)
     if not outcome.admitted:
-        raise _refusal(key, outcome, amount)
+        raise _refusal(key, outcome, amount, found)
     return hold_id
 
 
-def settle(hold_id: str, tokens: int) -> None:
-    """The request has ended: its reservation becomes the tokens it used. Never raises; on Redis it
-    runs off the event loop."""
+def _cost_bound(key: KeyInfo, reachable, prices: PriceTable | None, input_tokens: int, output_tokens: int) -> int:
+    """The most micro-dollars the request may cost; 0 when no USD budget applies. A USD budget cannot
+    bound a model without a price: such a request is refused (the admin sees the model as unpriced)."""
+    if not any(b.usd_micros is not None for b in key.budgets):
+        return 0
+    cost = None if prices is None else most_costly(reachable, prices, input_tokens, output_tokens)
+    if cost is None:
+        message = "A budget in USD applies to this API key, and a model this request may reach has no price yet."
+        raise _refuse(403, "permission_error", message, retry=False)
+    return cost
+
+
+def settle(hold_id: str, tokens: int, micros: int = 0) -> None:
+    """The request has ended: its reservation becomes the tokens it used (and on USD budgets its cost in
+    micro-dollars). Never raises; on Redis it runs off the event loop."""
     if store().blocking and _running_loop():
-        asyncio.get_running_loop().run_in_executor(None, _settle_quietly, hold_id, tokens)
+        asyncio.get_running_loop().run_in_executor(None, _settle_quietly, hold_id, tokens, micros)
     else:
-        _settle_quietly(hold_id, tokens)
+        _settle_quietly(hold_id, tokens, micros)
 
 
-def _settle_quietly(hold_id: str, tokens: int) -> None:
+def _settle_quietly(hold_id: str, tokens: int, micros: int) -> None:
     try:
-        store().settle(hold_id, tokens)
+        store().settle(hold_id, tokens, micros)
     except Exception:  # the counters' store is down: the reservation stays (conservative), the request ends
         log.exception("settling the limits of request %s failed", hold_id)
 
@@ -166,29 +179,14 @@ async def _run(method, *args):
     return method(*args)
 
 
-async def _seed_budget(key: KeyInfo, now: float) -> None:
-    period, name, ttl = _budget(key, now)
-    used = await sync_to_async(budget_used_from_db)(key.id, period)
-    await _run(store().seed, name, used, ttl, now)
+async def _seed_budgets(found: list[BudgetCheck], now: float) -> None:
+    for b in found:
+        period = period_of(b.budget.period)
+        used = await sync_to_async(used_in_period)(b.budget.scope, b.budget.owner_id, period, b.money)
+        await _run(store().seed, b.check.name, used, ttl_of(period, now), now)
 
 
-@usable_connection
-def budget_used_from_db(key_id: int, period: Period) -> int:
-    from routing.models import UsageLog
-
-    rows = UsageLog.objects.filter(key_id=key_id)
-    if period.start is not None:
-        rows = rows.filter(created_at__gte=period.start)
-    total = rows.aggregate(
-        n=Coalesce(Sum("input_tokens"), 0)
-        + Coalesce(Sum("output_tokens"), 0)
-        + Coalesce(Sum("cache_read_tokens"), 0)
-        + Coalesce(Sum("cache_creation_tokens"), 0)
-    )
-    return int(total["n"])
-
-
-def _refusal(key: KeyInfo, outcome: Outcome, amount: int) -> GatewayError:
+def _refusal(key: KeyInfo, outcome: Outcome, amount: int, found: list[BudgetCheck]) -> GatewayError:
     check = outcome.refused
     if check is None:  # still missing after seeding: only if the store lost it again at once
         return _refuse(503, "overloaded_error", "The gateway's limit counters are unavailable; retry shortly.")
@@ -204,16 +202,6 @@ def _refusal(key: KeyInfo, outcome: Outcome, amount: int) -> GatewayError:
             return _refuse(429, "rate_limit_error", message, retry=False)
         message = f"This API key is limited to {check.limit} tokens per minute."
         return _refuse(429, "rate_limit_error", message, retry_after=outcome.retry_after)
-    return _refuse(429, "rate_limit_error", _budget_message(key, outcome.used, amount), retry=False)
-
-
-def _budget_message(key: KeyInfo, used: int, amount: int) -> str:
-    period = period_of(key.budget_period)
-    per = "in total" if period.start is None else f"per {period.kind}"
-    resets = "" if period.end is None else f" It resets at {period.end.isoformat()}."
-    if used >= (key.budget_tokens or 0):
-        return f"This API key has used its budget of {key.budget_tokens} tokens {per}.{resets}"
-    return (
-        f"This API key has {key.budget_tokens - used} tokens left of its budget of {key.budget_tokens} tokens {per};"
-        f" this request may use up to {amount} (its input and max_tokens): lower max_tokens.{resets}"
-    )
+    budget = next(b for b in found if b.check.name == check.name)
+    message = refusal_message(budget, outcome.used, check.amount)
+    return _refuse(429, "rate_limit_error", message, retry=False)

@@ -16,6 +16,7 @@ import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from api.accounting.costs import add_cost_header
 from api.accounting.exchange import Exchange
 from api.forward.attempts import retry_delay
 from api.forward.sse import encode_events
@@ -91,6 +92,7 @@ async def forward(ex: Exchange, request: HttpRequest, body: JSON, route: RouteIn
         raw, status=upstream.status_code, content_type=upstream.headers.get("content-type", "application/json")
     )
     _copy_headers(upstream.headers, response, ex)
+    add_cost_header(response, ex.record)
     return response
 
 

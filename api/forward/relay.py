@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
 from api.accounting import metrics
+from api.accounting.costs import add_cost_header
 from api.accounting.exchange import Exchange
 from api.admission.auth import Caller
 from api.forward.attempts import with_retries
@@ -73,6 +74,7 @@ async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body
     response = json_response(message, request_id=ex.request_id)
     ex.response_body = response.content
     ex.finish()
+    add_cost_header(response, ex.record)
     return response
 
 

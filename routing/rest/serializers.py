@@ -28,6 +28,7 @@ KEY_FIELDS = (
     "rpm_limit",
     "tpm_limit",
     "budget_tokens",
+    "budget_usd",
     "budget_period",
     "may_test_connection",
 )
@@ -61,6 +62,7 @@ class KeyCreateSerializer(serializers.ModelSerializer):
             "rpm_limit",
             "tpm_limit",
             "budget_tokens",
+            "budget_usd",
             "budget_period",
             "may_test_connection",
         )
@@ -121,6 +123,8 @@ class UsageLogSerializer(serializers.ModelSerializer):
             "latency_ms",
             "ttft_ms",
             "attempts",
+            "cost_usd",
+            "cost_estimated",
         )
         read_only_fields = fields
 
@@ -133,6 +137,9 @@ class UsageTotalsSerializer(serializers.Serializer):
     cache_creation_tokens = serializers.IntegerField()
     total_tokens = serializers.IntegerField(help_text="Input, output and both cache counts together.")
     errors = serializers.IntegerField(help_text="Rows with status 400 or above.")
+    cost_usd = serializers.DecimalField(
+        max_digits=18, decimal_places=6, help_text="USD, the sum of the rows' costs (unpriced rows add nothing)."
+    )
 
 
 class UsageGroupSerializer(UsageTotalsSerializer):

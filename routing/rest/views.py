@@ -16,7 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from routing import access, audit, usage_stats
+from routing import access, audit, spend_stats, usage_stats
 from routing.models import ProxyKey, UsageLog
 from routing.rest import filters, permissions, serializers
 
@@ -35,11 +35,14 @@ API_NAMES = {
     "cache_read": "cache_read_tokens",
     "cache_write": "cache_creation_tokens",
     "tokens": "total_tokens",
+    "cost": "cost_usd",
 }
+WITH_COST = {**usage_stats.TOTALS, "cost": spend_stats.SPEND["cost"]}
 
 
 def api_names(totals: dict) -> dict:
-    return {API_NAMES.get(name, name): value for name, value in totals.items()}
+    """Totals under the usage rows' column names; a cost as exact text, like the rows' own `cost_usd`."""
+    return {API_NAMES.get(name, name): f"{value:.6f}" if name == "cost" else value for name, value in totals.items()}
 
 
 def summarise(queryset: QuerySet, group_by: str) -> dict:
@@ -47,11 +50,11 @@ def summarise(queryset: QuerySet, group_by: str) -> dict:
     fields, expressions = GROUPS[group_by]
     names = [*fields, *expressions]
     ordering = names if group_by == "day" else ["-requests", *names]
-    groups = queryset.order_by().values(*fields, **expressions).annotate(**usage_stats.TOTALS).order_by(*ordering)
+    groups = queryset.order_by().values(*fields, **expressions).annotate(**WITH_COST).order_by(*ordering)
     return {
         "group_by": group_by,
         "results": [api_names(group) for group in groups],  # one entry per group, not per usage row
-        "totals": api_names(usage_stats.totals(queryset)),
+        "totals": api_names(queryset.aggregate(**WITH_COST)),
     }
 
 

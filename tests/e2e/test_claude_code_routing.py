@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e import test_claude_code as cli
 from tests.e2e.servers import gateway_env, serving
+from tests.e2e.test_claude_code import user_text
 from tests.fakes.openai_upstream import Text
 
 pytestmark = pytest.mark.e2e
-claude_bin, workdir, claude, user_text = cli.claude_bin, cli.workdir, cli.claude, cli.user_text
-"""The CLI's fixtures, run here against this module's `gateway`."""
+# The CLI's fixtures (tests/e2e/conftest.py) run against this module's own `gateway`.
 
 ROUTES = """
 from routing.models import ModelRoute, Provider

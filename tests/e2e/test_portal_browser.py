@@ -22,7 +22,6 @@ import pytest
 from tests.e2e.oidc_provider.server import running_provider
 from tests.e2e.servers import BIG, REPO, Gateway, gateway_env, serving
 from tests.e2e.test_admin_browser import Screens, browser  # noqa: F401  (the module's Chromium fixture)
-from tests.e2e.test_claude_code import claude_bin  # noqa: F401  (the pinned CLI, or a skip)
 from tests.fakes.openai_upstream import Text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -222,7 +221,7 @@ def test_the_setup_line_the_portal_shows_pasted_as_is_makes_claude_code_answer(
     pages,
     sso_gateway,
     fake_upstream,
-    claude_bin,  # noqa: F811
+    claude_bin,
     tmp_path,
 ):
     """Frank's team has no policy: he creates a key, pastes the line into a shell and asks one question."""

@@ -91,6 +91,17 @@ def test_settling_replaces_the_reservation_with_the_real_use_once(counters):
     assert not refused.admitted and refused.used == 25  # the window holds the settled 25, not 90
 
 
+def test_a_money_counter_settles_to_the_cost_and_a_token_counter_to_the_tokens(counters):
+    usd = Check("budget:user:1:usd:total", 1_000_000, 400_000, money=True)
+    counters.seed(usd.name, 0, 3600, NOW)
+    counters.seed(budget(100, 0).name, 0, 3600, NOW)
+    assert counters.reserve("r1", [budget(100, 90), usd], NOW).admitted
+    assert counters.settle("r1", 30, 999_000)  # 30 tokens, $0.999
+    assert counters.reserve("r2", [budget(100, 70)], NOW).admitted  # 30 + 70 tokens fit exactly
+    refused = counters.reserve("r3", [Check(usd.name, 1_000_000, 1_001, money=True)], NOW)
+    assert not refused.admitted and refused.used == 999_000
+
+
 def test_budget_counters_of_different_periods_never_share_a_name(counters):
     """On a Monday that is the 1st, the day, week and month periods start together: three counters."""
     names = [f"budget:key:1:{kind}@2027-03-01T00:00:00+00:00" for kind in ("day", "week", "month")]

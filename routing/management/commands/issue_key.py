@@ -1,3 +1,5 @@
+from decimal import Decimal, InvalidOperation
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -15,9 +17,16 @@ class Command(BaseCommand):
         parser.add_argument("--rpm", type=int, default=None)
         parser.add_argument("--tpm", type=int, default=None)
         parser.add_argument("--budget", type=int, default=None, help="Token budget per period.")
-        parser.add_argument("--period", default="month", choices=[c for c, _ in ProxyKey.Period.choices])
+        parser.add_argument("--budget-usd", type=_usd, default=None, help="Spend budget per period, in USD.")
+        parser.add_argument(
+            "--budget-period",
+            "--period",
+            dest="period",
+            default="month",
+            choices=[c for c, _ in ProxyKey.Period.choices],
+        )
 
-    def handle(self, *args, username, name, models, rpm, tpm, budget, period, **options):
+    def handle(self, *args, username, name, models, rpm, tpm, budget, budget_usd, period, **options):
         user, created = get_user_model().objects.get_or_create(username=username)
         if created:
             user.set_unusable_password()
@@ -32,7 +41,19 @@ class Command(BaseCommand):
             rpm_limit=rpm,
             tpm_limit=tpm,
             budget_tokens=budget,
+            budget_usd=budget_usd,
             budget_period=period,
         )
         self.stderr.write(f"Issued key {new.prefix}… for {username}. It is shown once; store it now.")
         self.stdout.write(new.secret)
+
+
+def _usd(text: str) -> Decimal:
+    """A budget in USD: a non-negative amount with at most two decimals (cents)."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(text) from None
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise ValueError(text)
+    return value
