@@ -7,6 +7,7 @@ A rollup's day is the row's local date in the server's TIME_ZONE, the zone budge
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -95,6 +96,24 @@ def add(cursor, rows: Iterable) -> None:
     ]
     if values:
         cursor.executemany(_upsert_statement(), values)
+
+
+def total_tokens(within: Q | None = None):
+    """The four token counts summed (over the rollups `within` selects): what budgets count."""
+    return functools.reduce(operator.add, [Coalesce(Sum(name, filter=within), 0) for name in TOKEN_SUMS])
+
+
+TOTAL_TOKENS = total_tokens()
+
+
+def tokens_used(key_id: int, since: date | None) -> int:
+    """All tokens a key used from the local day `since` on (ever, when None)."""
+    from routing.models import UsageRollup
+
+    rows = UsageRollup.objects.filter(key_id=key_id)
+    if since is not None:
+        rows = rows.filter(day__gte=since)
+    return int(rows.aggregate(n=TOTAL_TOKENS)["n"])
 
 
 def _grouped(usage_model, since: date | None):

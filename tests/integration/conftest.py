@@ -102,7 +102,6 @@ def messages_body(**overrides) -> dict:
     return body
 
 
-
 @dataclass
 class AsgiReply:
     status_code: int
