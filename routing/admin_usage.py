@@ -9,6 +9,7 @@ import itertools
 from asgiref.sync import sync_to_async
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.views.main import ChangeList
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -16,7 +17,13 @@ from django.urls import path
 from django.utils.html import format_html
 
 from routing import usage_stats
-from routing.admin_usage_filters import RequestedModelFilter, StatusClassFilter, search
+from routing.admin_usage_filters import (
+    EstimatedCountPaginator,
+    KeyFilter,
+    RequestedModelFilter,
+    StatusClassFilter,
+    search,
+)
 from routing.models import UsageLog
 
 CSV_FIELDS = (
@@ -85,6 +92,14 @@ async def _in_chunks(header: str, lines, chunk: int):
         yield text
 
 
+class FilteredRowsOnly(ChangeList):
+    """The list's filters without its page of rows or its count: what the export streams itself."""
+
+    def get_results(self, request) -> None:
+        self.result_count = self.full_result_count = 0
+        self.result_list, self.can_show_all, self.multi_page = [], False, False
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Logs are evidence: nobody adds, edits or deletes rows through the admin."""
 
@@ -123,15 +138,19 @@ class UsageLogAdmin(ReadOnlyAdmin):
         "provider",
         RequestedModelFilter,
         "user",
-        "key",
+        KeyFilter,
         "estimated",
     )
+    paginator = EstimatedCountPaginator
     list_select_related = ("user", "key")
     search_fields = ("request_id",)  # shows the search box; get_search_results decides what a term means
     search_help_text = "A request id (req_…), a key prefix (sk-proxy-…) or a username, exactly."
     show_full_result_count = False
     change_list_template = "admin/routing/usagelog/change_list.html"
     actions = ("export_selected",)
+
+    def get_changelist(self, request, **kwargs):
+        return FilteredRowsOnly if getattr(request, "usage_export", False) else super().get_changelist(request)
 
     def get_search_results(self, request, queryset, search_term):
         return search(queryset, search_term), False
@@ -161,6 +180,7 @@ class UsageLogAdmin(ReadOnlyAdmin):
         """The changelist's current filters (the same query string) as CSV."""
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
+        request.usage_export = True
         changelist = self.get_changelist_instance(request)
         return csv_response(changelist.get_queryset(request), asynchronous=isinstance(request, ASGIRequest))
 
