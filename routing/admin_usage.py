@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import csv
-import functools
-import itertools
+from collections.abc import Iterator
 
 from asgiref.sync import sync_to_async
 from django.contrib import admin
@@ -70,25 +69,33 @@ def safe_cell(value):
     return value
 
 
-def csv_response(rows, *, asynchronous: bool = False, chunk: int = 500) -> StreamingHttpResponse:
-    """Streams the rows, so a large export never sits in memory. Under ASGI the lines are handed over
-    as an async iterator, `chunk` lines at a time (Django would collect a sync iterator into a list
-    before sending a byte); the header goes out before the first query."""
-    writer = csv.writer(_Echo())
-    values = rows.values_list(*CSV_FIELDS).iterator(chunk_size=2000)
-    lines = (writer.writerow([safe_cell(cell) for cell in row]) for row in values)
-    header = writer.writerow(CSV_FIELDS)
-    body = _in_chunks(header, lines, chunk) if asynchronous else itertools.chain((header,), lines)
+def csv_response(rows, *, asynchronous: bool = False, chunk: int = 2000) -> StreamingHttpResponse:
+    """Streams the rows, newest first, so a large export never sits in memory. Under ASGI the chunks
+    are handed over as an async iterator (Django would collect a sync iterator into a list before
+    sending a byte); the header goes out before the first query."""
+    chunks = csv_chunks(rows, chunk)
+    body = _one_by_one(chunks) if asynchronous else chunks
     response = StreamingHttpResponse(body, content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="usage.csv"'
     return response
 
 
-async def _in_chunks(header: str, lines, chunk: int):
-    """`chunk` lines per step, each read on Django's sync thread (the one the query's cursor is on)."""
-    yield header
-    take = functools.partial(lambda it: "".join(itertools.islice(it, chunk)), lines)
-    while text := await sync_to_async(take)():
+def csv_chunks(rows, chunk: int) -> Iterator[str]:
+    """The header, then `chunk` rows per step, each step one query that resumes after the last row
+    by the time index (keyset paging). No cursor is held between steps: a server-side cursor
+    outside a transaction is WITH HOLD, which PostgreSQL materialises whole before the first row."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_FIELDS)
+    rows = rows.order_by("-created_at", "-id")
+    page = rows
+    while found := list(page.values_list("id", *CSV_FIELDS)[:chunk]):
+        yield "".join(writer.writerow([safe_cell(cell) for cell in row[1:]]) for row in found)
+        last_id, last_time = found[-1][0], found[-1][1]
+        page = rows.filter(created_at__lte=last_time).exclude(created_at=last_time, id__gte=last_id)
+
+
+async def _one_by_one(chunks: Iterator[str]):
+    while (text := await sync_to_async(next)(chunks, None)) is not None:
         yield text
 
 
