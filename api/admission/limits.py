@@ -167,7 +167,9 @@ async def _run(method, *args):
 
 async def _seed_budget(key: KeyInfo, now: float) -> None:
     period, name, ttl = _budget(key, now)
-    used = await sync_to_async(budget_used_from_db)(key.id, period)
+    # Off Django's one sync thread: many keys' first requests (after a restart or a cache flush)
+    # read at once instead of queueing behind each other and behind other requests' queries.
+    used = await sync_to_async(budget_used_from_db, thread_sensitive=False)(key.id, period)
     await _run(store().seed, name, used, ttl, now)
 
 
