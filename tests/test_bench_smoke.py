@@ -16,18 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def run_bench(out: Path) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "bench",
-        "--quick",
-        "--scenario",
-        "small_c1",
-        "--duration",
-        "1.5",
-        "--out",
-        str(out),
-    ]
+    command = [sys.executable, "-m", "bench", "--quick", "--scenario", "small_c1", "--duration", "1.5",
+               "--out", str(out)]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=180)
 
 

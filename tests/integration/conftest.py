@@ -102,6 +102,7 @@ def messages_body(**overrides) -> dict:
     return body
 
 
+
 @dataclass
 class AsgiReply:
     status_code: int

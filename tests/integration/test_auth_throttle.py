@@ -122,6 +122,7 @@ async def test_a_blocked_address_cannot_keep_guessing_the_shared_key(
     assert (await post(async_client, "team-shared-key")).status_code == 429
 
 
+
 async def test_revoked_expired_and_missing_keys_are_not_counted(gateway, ok_upstream, async_client, frozen):
     user = gateway["key"].user
     _, revoked = await sync_to_async(make_key)(user, name="revoked", revoked_at=START)

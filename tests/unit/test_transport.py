@@ -34,16 +34,8 @@ def _reply(status: str, body: bytes, *headers: str) -> bytes:
 async def _behave(path: str, request_body: bytes, writer: asyncio.StreamWriter) -> bool:
     """Answer one request; False closes the connection."""
     if path == "/ok":
-        writer.write(
-            _reply(
-                "200 OK",
-                BODY,
-                "content-type: application/json",
-                f"x-echo-len: {len(request_body)}",
-                "set-cookie: a=1",
-                "set-cookie: b=2",
-            )
-        )
+        writer.write(_reply("200 OK", BODY, "content-type: application/json", "x-echo-len: "
+                            f"{len(request_body)}", "set-cookie: a=1", "set-cookie: b=2"))
     elif path == "/gzip":
         writer.write(_reply("200 OK", gzip.compress(BODY), "content-encoding: gzip"))
     elif path == "/stream":
@@ -230,12 +222,8 @@ def _self_signed(tmp_path) -> ssl.SSLContext:
     # Valid whatever the day the test runs (and whatever clock `pytest --fake-now` gives Python).
     since, until = (datetime.datetime(year, 1, 1, tzinfo=datetime.UTC) for year in (2000, 2100))
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(since)
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(since)
         .not_valid_after(until)
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
         .sign(key, hashes.SHA256())

@@ -270,8 +270,12 @@ def test_from_upstream_maps_each_row_of_the_table(status: int, body: bytes | str
         ),
     ],
 )
-def test_context_length_errors_use_anthropics_prompt_is_too_long_wording(body: bytes | str, expected: str) -> None:
-    assert from_upstream(400, body, {}) == ApiError(400, "invalid_request_error", expected, should_retry=False)
+def test_context_length_errors_use_anthropics_prompt_is_too_long_wording(
+    body: bytes | str, expected: str
+) -> None:
+    assert from_upstream(400, body, {}) == ApiError(
+        400, "invalid_request_error", expected, should_retry=False
+    )
 
 
 MAX_TOKENS_TOO_LARGE = (
@@ -310,11 +314,15 @@ MAX_TOKENS_TOO_LARGE = (
 def test_a_prompt_that_fits_but_leaves_no_room_for_max_tokens_uses_anthropics_max_tokens_wording(
     body: bytes | str, expected: str
 ) -> None:
-    assert from_upstream(400, body, {}) == ApiError(400, "invalid_request_error", expected, should_retry=False)
+    assert from_upstream(400, body, {}) == ApiError(
+        400, "invalid_request_error", expected, should_retry=False
+    )
 
 
 def test_numbers_that_show_no_overflow_keep_the_upstream_message() -> None:
-    body = openai_error("context length is 8192 tokens; your request has 100 tokens", code="context_length_exceeded")
+    body = openai_error(
+        "context length is 8192 tokens; your request has 100 tokens", code="context_length_exceeded"
+    )
     err = from_upstream(400, body, {})
     assert err.message == "prompt is too long: context length is 8192 tokens; your request has 100 tokens"
 
@@ -404,7 +412,9 @@ def test_a_retry_after_header_with_a_line_break_is_dropped() -> None:
             id="blank-body",
         ),
         pytest.param(
-            json.dumps({"error": {"message": "Provider returned error", "metadata": {"raw": "model crashed"}}}),
+            json.dumps(
+                {"error": {"message": "Provider returned error", "metadata": {"raw": "model crashed"}}}
+            ),
             "the upstream provider failed: Provider returned error (model crashed)",
             id="openrouter-raw-provider-message-is-kept",
         ),

@@ -26,15 +26,21 @@ from api.translate.mapping import (
 @pytest.mark.parametrize(
     ("finish", "kwargs", "expected"),
     [
-        pytest.param("tool_calls", {"has_tool_use": True}, "tool_use", id="tool-calls-with-a-tool-block-is-tool-use"),
+        pytest.param(
+            "tool_calls", {"has_tool_use": True}, "tool_use", id="tool-calls-with-a-tool-block-is-tool-use"
+        ),
         pytest.param(
             "tool_calls",
             {"has_tool_use": False},
             "end_turn",
             id="tool-calls-without-a-tool-block-ends-the-turn",
         ),
-        pytest.param("function_call", {"has_tool_use": True}, "tool_use", id="legacy-function-call-is-tool-use"),
-        pytest.param("stop", {"has_tool_use": True}, "tool_use", id="stop-with-a-tool-block-is-tool-use-for-gemini"),
+        pytest.param(
+            "function_call", {"has_tool_use": True}, "tool_use", id="legacy-function-call-is-tool-use"
+        ),
+        pytest.param(
+            "stop", {"has_tool_use": True}, "tool_use", id="stop-with-a-tool-block-is-tool-use-for-gemini"
+        ),
         pytest.param("stop", {"has_tool_use": False}, "end_turn", id="stop-is-end-turn"),
         pytest.param(
             "stop",
@@ -48,7 +54,9 @@ from api.translate.mapping import (
             "tool_use",
             id="tool-use-wins-over-a-sequence",
         ),
-        pytest.param("length", {"has_tool_use": True}, "max_tokens", id="length-is-max-tokens-even-mid-tool-call"),
+        pytest.param(
+            "length", {"has_tool_use": True}, "max_tokens", id="length-is-max-tokens-even-mid-tool-call"
+        ),
         pytest.param("content_filter", {"has_tool_use": False}, "refusal", id="content-filter-is-refusal"),
         pytest.param("stop", {"has_tool_use": True, "refusal": True}, "refusal", id="a-refusal-wins"),
         pytest.param("STOP", {"has_tool_use": False}, "end_turn", id="case-is-ignored"),
@@ -130,11 +138,15 @@ def usage(input_tokens: int, output_tokens: int, read: int = 0, creation: int = 
             (usage(90, 7), False),
             id="float-counts-are-accepted",
         ),
-        pytest.param({"completion_tokens": 7}, (usage(123, 7), True), id="a-missing-prompt-count-is-estimated-alone"),
+        pytest.param(
+            {"completion_tokens": 7}, (usage(123, 7), True), id="a-missing-prompt-count-is-estimated-alone"
+        ),
         pytest.param("not a dict", (usage(123, 45), True), id="a-non-object-usage-is-estimated"),
     ],
 )
-def test_usage_from_openai_follows_anthropic_semantics(raw: Any, expected: tuple[dict[str, int], bool]) -> None:
+def test_usage_from_openai_follows_anthropic_semantics(
+    raw: Any, expected: tuple[dict[str, int], bool]
+) -> None:
     assert usage_from_openai(raw, input_estimate=123, output_estimate=45) == expected
 
 
@@ -208,7 +220,9 @@ def test_estimate_tokens_is_about_four_chars_a_token(text: str, expected: int) -
     assert estimate_tokens(text) == expected == tokens_for_chars(len(text))
 
 
-CONTEXT = "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens."
+CONTEXT = (
+    "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens."
+)
 
 
 @pytest.mark.parametrize(
@@ -296,7 +310,9 @@ CONTEXT = "This model's maximum context length is 128000 tokens. However, your m
         ),
     ],
 )
-def test_upstream_api_error_maps_status_and_body(status: int | None, body_error: Any, expected: ApiError) -> None:
+def test_upstream_api_error_maps_status_and_body(
+    status: int | None, body_error: Any, expected: ApiError
+) -> None:
     assert upstream_api_error(status, body_error) == expected
     assert error_type_for_upstream(status, body_error) == expected.error_type
 

@@ -31,7 +31,9 @@ def completion(message: JSON, finish: str | None = "stop", usage: JSON | None = 
         "id": "chatcmpl-1",
         "object": "chat.completion",
         "model": "upstream-model",
-        "choices": [{"index": 0, "message": {"role": "assistant"} | message, "finish_reason": finish} | choice],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant"} | message, "finish_reason": finish} | choice
+        ],
     }
     if usage is not None:
         body["usage"] = usage
@@ -132,7 +134,9 @@ def bash(tool_input: JSON, tool_id: str = "call_1") -> JSON:
             id="30-reasoning-is-dropped-without-thinking",
         ),
         pytest.param(
-            completion({"function_call": {"name": "Bash", "arguments": '{"command":"ls"}'}}, "function_call", USAGE),
+            completion(
+                {"function_call": {"name": "Bash", "arguments": '{"command":"ls"}'}}, "function_call", USAGE
+            ),
             make_ctx(),
             [bash({"command": "ls"}, tool_id="RANDOM")],
             "tool_use",
@@ -250,7 +254,9 @@ def test_a_vllm_matched_stop_string_is_reported_as_the_stop_sequence() -> None:
         pytest.param({"id": "x", "object": "chat.completion"}, id="choices-missing"),
         pytest.param({"choices": []}, id="choices-empty"),
         pytest.param({"choices": {"0": {}}}, id="choices-not-a-list"),
-        pytest.param({"choices": [{"index": 0, "finish_reason": "stop"}]}, id="first-choice-without-a-message"),
+        pytest.param(
+            {"choices": [{"index": 0, "finish_reason": "stop"}]}, id="first-choice-without-a-message"
+        ),
         pytest.param(["not", "an", "object"], id="not-an-object"),
     ],
 )

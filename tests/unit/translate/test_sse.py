@@ -25,7 +25,9 @@ def decode_all(pieces: list[str]) -> list[str]:
     ("pieces", "expected"),
     [
         pytest.param(['data: {"a":1}\n\n'], ['{"a":1}'], id="one-frame"),
-        pytest.param(['data: {"a":1}\n\ndata: [DONE]\n\n'], ['{"a":1}', "[DONE]"], id="two-frames-in-one-feed"),
+        pytest.param(
+            ['data: {"a":1}\n\ndata: [DONE]\n\n'], ['{"a":1}', "[DONE]"], id="two-frames-in-one-feed"
+        ),
         pytest.param(['data: {"a":1}\r\n\r\n'], ['{"a":1}'], id="crlf-line-endings"),
         pytest.param(["da", 'ta: {"a"', ":1}\n", "\n"], ['{"a":1}'], id="a-line-split-across-feeds"),
         pytest.param(['data: {"a":1}\r', "\n\r", "\n"], ['{"a":1}'], id="crlf-split-between-feeds"),
@@ -34,7 +36,9 @@ def decode_all(pieces: list[str]) -> list[str]:
         pytest.param(["data:  x\n\n"], [" x"], id="only-one-leading-space-is-removed"),
         pytest.param(["data\n\n"], [""], id="a-bare-data-field-is-empty-data"),
         pytest.param([": OPENROUTER PROCESSING\n\n", "data: x\n\n"], ["x"], id="comments-are-ignored"),
-        pytest.param(["event: message\nid: 7\nretry: 100\ndata: x\n\n"], ["x"], id="other-fields-are-ignored"),
+        pytest.param(
+            ["event: message\nid: 7\nretry: 100\ndata: x\n\n"], ["x"], id="other-fields-are-ignored"
+        ),
         pytest.param(["\n\n\n"], [], id="blank-lines-alone-dispatch-nothing"),
         pytest.param(["data: [DONE]"], ["[DONE]"], id="flush-dispatches-an-unterminated-last-frame"),
         pytest.param(["data: [DONE]\n"], ["[DONE]"], id="flush-dispatches-a-frame-missing-its-blank-line"),

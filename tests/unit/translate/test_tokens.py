@@ -40,7 +40,12 @@ def png(width: int, height: int) -> bytes:
 
     rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def jpeg_head(width: int, height: int) -> bytes:
@@ -112,13 +117,17 @@ def test_system_and_tools_are_counted(extra: dict[str, Any], at_least: int) -> N
     "block",
     [
         pytest.param({"type": "text", "text": "the quick brown fox jumps"}, id="text"),
-        pytest.param({"type": "thinking", "thinking": "the quick brown fox jumps", "signature": "s"}, id="thinking"),
+        pytest.param(
+            {"type": "thinking", "thinking": "the quick brown fox jumps", "signature": "s"}, id="thinking"
+        ),
         pytest.param({"type": "redacted_thinking", "data": "x" * 40}, id="redacted-thinking"),
         pytest.param(
             {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls -la /tmp"}},
             id="tool-use-name-and-input",
         ),
-        pytest.param({"type": "tool_result", "tool_use_id": "toolu_1", "content": "a.txt b.txt"}, id="tool-result-str"),
+        pytest.param(
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "a.txt b.txt"}, id="tool-result-str"
+        ),
         pytest.param(
             {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "a.txt b.txt"}]},
             id="tool-result-blocks",
@@ -184,7 +193,10 @@ def test_an_image_inside_a_tool_result_is_counted() -> None:
         pytest.param(b"GIF89a" + struct.pack("<HH", 32, 16) + b"\x00" * 4, (32, 16), id="gif"),
         pytest.param(jpeg_head(1024, 768), (1024, 768), id="jpeg"),
         pytest.param(
-            b"RIFF\x00\x00\x00\x00WEBPVP8X" + b"\x00" * 8 + (199).to_bytes(3, "little") + (99).to_bytes(3, "little"),
+            b"RIFF\x00\x00\x00\x00WEBPVP8X"
+            + b"\x00" * 8
+            + (199).to_bytes(3, "little")
+            + (99).to_bytes(3, "little"),
             (200, 100),
             id="webp-extended",
         ),
@@ -227,7 +239,9 @@ def test_image_size_reads_common_headers(head: bytes, expected: tuple[int, int] 
             3001,
             id="pdf-without-visible-pages-by-size",
         ),
-        pytest.param({"type": "url", "url": "https://example.com/a.pdf"}, DOCUMENT_FALLBACK, id="url-pdf-falls-back"),
+        pytest.param(
+            {"type": "url", "url": "https://example.com/a.pdf"}, DOCUMENT_FALLBACK, id="url-pdf-falls-back"
+        ),
     ],
 )
 def test_pdf_documents_are_estimated_without_tokenizing_bytes(source: dict[str, Any], expected: int) -> None:
@@ -253,7 +267,9 @@ def test_special_token_text_counts_as_plain_text(text: str) -> None:
         pytest.param({}, id="empty-body"),
         pytest.param({"messages": "hi", "tools": {"name": "x"}, "system": 3}, id="wrong-container-types"),
         pytest.param({"messages": [None, 1, {"role": "user", "content": 5}]}, id="junk-messages"),
-        pytest.param({"messages": [user([None, {"type": "image", "source": "x"}, {"no": "type"}])]}, id="junk-blocks"),
+        pytest.param(
+            {"messages": [user([None, {"type": "image", "source": "x"}, {"no": "type"}])]}, id="junk-blocks"
+        ),
     ],
 )
 def test_malformed_bodies_are_estimated_not_rejected(body: dict[str, Any]) -> None:
