@@ -36,8 +36,12 @@ PAUSE_BETWEEN_RUNS = 1.0  # lets the usage writer flush the last run's rows outs
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 s per scenario and side, 1 repeat")
-    parser.add_argument("--scenario", action="append", default=[],
-                        help=f"run only these (repeatable or comma-separated): {', '.join(BY_NAME)}")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        help=f"run only these (repeatable or comma-separated): {', '.join(BY_NAME)}",
+    )
     parser.add_argument("--duration", type=float, help="seconds per scenario and side (default 10, quick 2)")
     parser.add_argument("--repeat", type=int, help="repeats; medians are reported (default 3, quick 1)")
     parser.add_argument("--workers", type=int, default=1, help="gateway uvicorn workers (default 1)")
@@ -57,24 +61,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def machine_facts(pinning: processes.Pinning) -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=processes.REPO).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
-                           cwd=processes.REPO).stdout.strip()
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=processes.REPO
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain"], capture_output=True, text=True, cwd=processes.REPO
+    ).stdout.strip()
     return {
         "machine": f"nproc {os.cpu_count()}, usable cores {sorted(os.sched_getaffinity(0))}, {model}, "
-                   f"Python {platform.python_version()}, Linux {platform.release()}, "
-                   f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start",
+        f"Python {platform.python_version()}, Linux {platform.release()}, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start",
         "pinning": ("taskset works: " if pinning.works else "NOT pinned: ") + pinning.reason,
         "commit": commit + (" (with uncommitted changes)" if dirty else ""),
         "when": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
-async def run_scenario(args, scenario: Scenario, gw: tuple[int, int], fake: tuple[int, int],
-                       profiles: dict[str, str], key: str) -> dict[str, list[dict]]:
+async def run_scenario(
+    args, scenario: Scenario, gw: tuple[int, int], fake: tuple[int, int], profiles: dict[str, str], key: str
+) -> dict[str, list[dict]]:
     """Warm up, capture the gateway's upstream request, then alternate gateway and direct runs."""
     (gw_pid, gw_port), (fake_pid, fake_port) = gw, fake
     count = 2 if scenario.paced else WARMUP_REQUESTS  # paced answers take over a second each
@@ -86,11 +99,13 @@ async def run_scenario(args, scenario: Scenario, gw: tuple[int, int], fake: tupl
     runs: dict[str, list[dict]] = {"gateway": [], "direct": []}
     for repeat in range(args.repeat):
         hooks = _profiler(scenario, gw_pid, args, profiles) if args.profile and repeat == 0 else None
-        runs["gateway"].append(await measure(scenario, through, Watched(gw_pid, fake_pid), "gateway",
-                                             args.duration, args.warmup, hooks))
+        runs["gateway"].append(
+            await measure(scenario, through, Watched(gw_pid, fake_pid), "gateway", args.duration, args.warmup, hooks)
+        )
         await asyncio.sleep(PAUSE_BETWEEN_RUNS)
-        runs["direct"].append(await measure(scenario, alone, Watched(fake_pid, fake_pid), "direct",
-                                            args.duration, args.warmup))
+        runs["direct"].append(
+            await measure(scenario, alone, Watched(fake_pid, fake_pid), "direct", args.duration, args.warmup)
+        )
         await asyncio.sleep(PAUSE_BETWEEN_RUNS)
         _progress(repeat, args.repeat, scenario, runs)
     return runs
@@ -100,15 +115,15 @@ def run_all(args, pinning: processes.Pinning, tmp: Path) -> tuple[dict, dict]:
     """Every scenario against a freshly started gateway (so RSS and CPU are that scenario's alone)."""
     runs: dict[str, dict] = {}
     profiles: dict[str, str] = {}
-    with (processes.fake_upstream(pinning, tmp / "fake.log") as (fake, fake_port),
-          processes.pinned_self(pinning)):
+    with processes.fake_upstream(pinning, tmp / "fake.log") as (fake, fake_port), processes.pinned_self(pinning):
         for scenario in args.scenarios:
             home = tmp / scenario.name  # a fresh SQLite file (and log) per scenario
             home.mkdir()
             with processes.gateway(pinning, home, fake_port, args.workers) as (gw, gw_port):
                 key = processes.issue_key(home, fake_port) if scenario.team_key else processes.CLIENT_KEY
                 runs[scenario.name] = uvloop.run(
-                    run_scenario(args, scenario, (gw.pid, gw_port), (fake.pid, fake_port), profiles, key))
+                    run_scenario(args, scenario, (gw.pid, gw_port), (fake.pid, fake_port), profiles, key)
+                )
     return runs, profiles
 
 
@@ -130,17 +145,25 @@ def _profiler(scenario: Scenario, pid: int, args, profiles: dict[str, str]):
 
 def _progress(repeat: int, total: int, scenario: Scenario, runs: dict) -> None:
     g, d = runs["gateway"][-1], runs["direct"][-1]
-    print(f"[{repeat + 1}/{total}] {scenario.name:<22} gateway {g['rps']:>8.1f} req/s p50 {g['p50_ms'] or 0:>8.2f} ms"
-          f" cpu {g['cpu_ms_per_req'] or 0:>6.3f} ms/req err {g['errors']} | direct {d['rps']:>8.1f} req/s"
-          f" p50 {d['p50_ms'] or 0:>8.2f} ms err {d['errors']}", flush=True)
+    print(
+        f"[{repeat + 1}/{total}] {scenario.name:<22} gateway {g['rps']:>8.1f} req/s p50 {g['p50_ms'] or 0:>8.2f} ms"
+        f" cpu {g['cpu_ms_per_req'] or 0:>6.3f} ms/req err {g['errors']} | direct {d['rps']:>8.1f} req/s"
+        f" p50 {d['p50_ms'] or 0:>8.2f} ms err {d['errors']}",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     pinning = processes.detect_pinning(not args.no_pin)
-    meta = {**machine_facts(pinning), "command": "python -m bench " + shlex.join(argv or sys.argv[1:]),
-            "duration": args.duration, "repeat": args.repeat, "pinned": pinning.works}
+    meta = {
+        **machine_facts(pinning),
+        "command": "python -m bench " + shlex.join(argv or sys.argv[1:]),
+        "duration": args.duration,
+        "repeat": args.repeat,
+        "pinned": pinning.works,
+    }
     print(f"{meta['machine']}\n{meta['pinning']}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         runs, profiles = run_all(args, pinning, Path(tmp))
@@ -148,8 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     checks = report.check_targets(summaries)
     text = report.markdown(meta, summaries, checks, profiles)
     (args.out / "latest.md").write_text(text)
-    document = {"meta": meta, "columns": [key for _, key in report.COLUMNS], "scenarios": summaries,
-                "targets": checks, "profiles": profiles}
+    document = {
+        "meta": meta,
+        "columns": [key for _, key in report.COLUMNS],
+        "scenarios": summaries,
+        "targets": checks,
+        "profiles": profiles,
+    }
     (args.out / "latest.json").write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     print("\n" + text)
     return 1 if any(s[side]["errors"] for s in summaries for side in ("gateway", "direct")) else 0

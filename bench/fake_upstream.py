@@ -32,8 +32,12 @@ from bench.openai_frames import Rendered, json_response, render
 
 _MARKER = re.compile(rb"\[bench ([a-z_=0-9 ]*)\]")
 _FIELDS = {b"chunks": "chunks", b"ttft_ms": "ttft_ms", b"delay_ms": "delay_ms", b"tools": "tools"}
-_HEADERS = {b"x-bench-chunks": "chunks", b"x-bench-ttft-ms": "ttft_ms",
-            b"x-bench-chunk-delay-ms": "delay_ms", b"x-bench-tools": "tools"}
+_HEADERS = {
+    b"x-bench-chunks": "chunks",
+    b"x-bench-ttft-ms": "ttft_ms",
+    b"x-bench-chunk-delay-ms": "delay_ms",
+    b"x-bench-tools": "tools",
+}
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,7 @@ class FakeProtocol(asyncio.Protocol):
 
     def pace(self, reply: Rendered, index: int, wait: float, delay: float) -> None:
         """Send content chunk `index` after `wait` seconds, then the next, then the tail (timers, no tasks)."""
+
         def step() -> None:
             self.timer = None
             if self.transport.is_closing():

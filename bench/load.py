@@ -120,7 +120,7 @@ class Connection(asyncio.Protocol):
         if not self.found:
             window = self.tail + body
             self.found = self.expect in window
-            self.tail = window[-len(self.expect):]
+            self.tail = window[-len(self.expect) :]
 
     def on_message_complete(self) -> None:
         if not self.parser.should_keep_alive():
@@ -167,8 +167,16 @@ async def _worker(target: Target, result: LoadResult, delay: float, bounds: tupl
 Hook = Callable[[], Awaitable[None] | None]
 
 
-async def run_load(target: Target, *, concurrency: int, duration: float, ramp: float = 0.0, warmup: float = 0.5,
-                   request_timeout: float = 60.0, on_window: tuple[Hook, Hook] | None = None) -> LoadResult:
+async def run_load(
+    target: Target,
+    *,
+    concurrency: int,
+    duration: float,
+    ramp: float = 0.0,
+    warmup: float = 0.5,
+    request_timeout: float = 60.0,
+    on_window: tuple[Hook, Hook] | None = None,
+) -> LoadResult:
     """Drive `target` as described in the module docstring; `on_window` hooks run at the window's edges."""
     begin = now()
     window_start, end = begin + ramp + warmup, begin + duration
@@ -177,8 +185,9 @@ async def run_load(target: Target, *, concurrency: int, duration: float, ramp: f
     result = LoadResult(window=end - window_start)
     spread = random.Random(concurrency)
     bounds = (window_start, end, request_timeout)
-    workers = [asyncio.ensure_future(_worker(target, result, spread.uniform(0, ramp), bounds))
-               for _ in range(concurrency)]
+    workers = [
+        asyncio.ensure_future(_worker(target, result, spread.uniform(0, ramp), bounds)) for _ in range(concurrency)
+    ]
     await asyncio.sleep(window_start - now())
     cpu = time.process_time()
     if on_window:

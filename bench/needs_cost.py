@@ -37,7 +37,11 @@ CONDITIONS = (
 def _routes(with_conditions: bool) -> list[RouteInfo]:
     return [
         RouteInfo(
-            id=i, priority=i, pattern="*sonnet*" if when else "*", provider=PROVIDER, target_model=f"m{i}",
+            id=i,
+            priority=i,
+            pattern="*sonnet*" if when else "*",
+            provider=PROVIDER,
+            target_model=f"m{i}",
             conditions=parse_conditions(when if with_conditions else None),
             context_window=(1_000_000 if i == 0 else 200_000) if with_conditions else None,
             regex=compile_pattern("*sonnet*" if when else "*"),

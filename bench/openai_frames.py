@@ -16,8 +16,11 @@ import orjson
 COMPLETION_ID = "chatcmpl-bench"
 CREATED = 1_700_000_000
 PROMPT_TOKENS, COMPLETION_TOKENS = 1200, 40
-USAGE = {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
-         "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}
+USAGE = {
+    "prompt_tokens": PROMPT_TOKENS,
+    "completion_tokens": COMPLETION_TOKENS,
+    "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+}
 TOOL_ARGS = orjson.dumps({"file_path": "/tmp/bench/hello.py", "content": "print('hello from the bench')\n" * 4})
 
 
@@ -36,8 +39,14 @@ def _http_chunk(data: bytes) -> bytes:
 
 
 def _frame(delta: dict, finish: str | None = None) -> bytes:
-    chunk = {"id": COMPLETION_ID, "object": "chat.completion.chunk", "created": CREATED, "model": "bench",
-             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], "usage": None}
+    chunk = {
+        "id": COMPLETION_ID,
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": "bench",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        "usage": None,
+    }
     return _http_chunk(b"data: " + orjson.dumps(chunk) + b"\n\n")
 
 
@@ -69,32 +78,53 @@ def _whole(chunks: int, tools: bool) -> bytes:
     finish = "stop"
     if tools:
         message["content"] = "Writing the file."
-        message["tool_calls"] = [{"id": "call_bench_1", "type": "function",
-                                  "function": {"name": "Write", "arguments": TOOL_ARGS.decode()}}]
+        message["tool_calls"] = [
+            {"id": "call_bench_1", "type": "function", "function": {"name": "Write", "arguments": TOOL_ARGS.decode()}}
+        ]
         finish = "tool_calls"
-    body = orjson.dumps({
-        "id": COMPLETION_ID, "object": "chat.completion", "created": CREATED, "model": "bench",
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": USAGE,
-    })
+    body = orjson.dumps(
+        {
+            "id": COMPLETION_ID,
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": "bench",
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "usage": USAGE,
+        }
+    )
     head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body)
     return head + body
 
 
 @functools.lru_cache(maxsize=64)
 def render(chunks: int, tools: bool) -> Rendered:
-    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n" \
-           b"transfer-encoding: chunked\r\n\r\n"
+    head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+        b"transfer-encoding: chunked\r\n\r\n"
+    )
     paced = tuple(_frame(delta) for delta in _deltas(chunks, tools))
-    usage = {"id": COMPLETION_ID, "object": "chat.completion.chunk", "created": CREATED, "model": "bench",
-             "choices": [], "usage": USAGE}
-    tail = (_frame({}, "tool_calls" if tools else "stop")
-            + _http_chunk(b"data: " + orjson.dumps(usage) + b"\n\n")
-            + _http_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+    usage = {
+        "id": COMPLETION_ID,
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": "bench",
+        "choices": [],
+        "usage": USAGE,
+    }
+    tail = (
+        _frame({}, "tool_calls" if tools else "stop")
+        + _http_chunk(b"data: " + orjson.dumps(usage) + b"\n\n")
+        + _http_chunk(b"data: [DONE]\n\n")
+        + b"0\r\n\r\n"
+    )
     return Rendered(whole=_whole(chunks, tools), head=head, paced=paced, tail=tail)
 
 
 def json_response(status: int, body: bytes) -> bytes:
     reason = {200: b"OK", 404: b"Not Found"}.get(status, b"Error")
     return b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (
-        status, reason, len(body), body)
+        status,
+        reason,
+        len(body),
+        body,
+    )

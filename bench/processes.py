@@ -85,7 +85,10 @@ def fake_upstream(pinning: Pinning, log_path: Path) -> Iterator[tuple[subprocess
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [*pinning.prefix(BENCH_CORE), sys.executable, "-m", "bench.fake_upstream", "--port", "0"],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
         )
     try:
         line = process.stdout.readline().decode()  # `listening on PORT`, printed once bound
@@ -130,9 +133,26 @@ def issue_key(tmp: Path, upstream_port: int) -> str:
     """A proxy key with requests, tokens and budget limits set (too high to bite), so requests take
     the team path: key lookup by hash, rate and budget checks. Returns the secret."""
     result = subprocess.run(
-        [sys.executable, "manage.py", "issue_key", "bench-user", "--models", "claude-*",
-         "--rpm", "100000000", "--tpm", "100000000000", "--budget", "1000000000000000"],
-        cwd=REPO, env=gateway_env(tmp, upstream_port), capture_output=True, text=True, timeout=120, check=True,
+        [
+            sys.executable,
+            "manage.py",
+            "issue_key",
+            "bench-user",
+            "--models",
+            "claude-*",
+            "--rpm",
+            "100000000",
+            "--tpm",
+            "100000000000",
+            "--budget",
+            "1000000000000000",
+        ],
+        cwd=REPO,
+        env=gateway_env(tmp, upstream_port),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return result.stdout.strip().splitlines()[-1]
 
@@ -146,16 +166,33 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def gateway(pinning: Pinning, tmp: Path, upstream_port: int, workers: int = 1
-            ) -> Iterator[tuple[subprocess.Popen, int]]:
+def gateway(
+    pinning: Pinning, tmp: Path, upstream_port: int, workers: int = 1
+) -> Iterator[tuple[subprocess.Popen, int]]:
     """`manage.py serve` exactly as in production, on a fresh SQLite file; yields its process and port."""
     port = free_port()
     log_path = tmp / "gateway.log"
-    command = [*pinning.prefix(GATEWAY_CORE), sys.executable, "manage.py", "serve",
-               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    command = [
+        *pinning.prefix(GATEWAY_CORE),
+        sys.executable,
+        "manage.py",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=gateway_env(tmp, upstream_port),
-                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=gateway_env(tmp, upstream_port),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         deadline = time.monotonic() + 90
         while not _healthy(f"http://127.0.0.1:{port}"):

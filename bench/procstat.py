@@ -10,7 +10,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def _stat_fields(pid: int) -> list[str]:
     raw = Path(f"/proc/{pid}/stat").read_text()
-    return raw[raw.rindex(")") + 2:].split()  # the command name may hold spaces and parentheses
+    return raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
 
 
 def tree(pid: int) -> list[int]:

@@ -16,8 +16,16 @@ from pathlib import Path
 
 RATE = 250
 # Frames every stack of a thread starts with (process entry, event loop, thread bootstrap): no area.
-ROOTS = ("manage.py", "/management/", "uvicorn/main.py", "uvicorn/server.py", "uvicorn/_compat.py",
-         "asyncio/runners.py", "threading.py", "concurrent/futures/thread.py")
+ROOTS = (
+    "manage.py",
+    "/management/",
+    "uvicorn/main.py",
+    "uvicorn/server.py",
+    "uvicorn/_compat.py",
+    "asyncio/runners.py",
+    "threading.py",
+    "concurrent/futures/thread.py",
+)
 # Path fragments -> an area of the hot path; first match wins.
 AREAS = (
     ("api/translate/", "api.translate (translation)"),
@@ -58,8 +66,21 @@ def pyspy() -> str:
 
 
 def start(pid: int, seconds: float, out: Path) -> subprocess.Popen:
-    command = [pyspy(), "record", "--pid", str(pid), "--duration", str(max(1, math.ceil(seconds))),
-               "--rate", str(RATE), "--nonblocking", "--format", "raw", "--output", str(out)]
+    command = [
+        pyspy(),
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(max(1, math.ceil(seconds))),
+        "--rate",
+        str(RATE),
+        "--nonblocking",
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+    ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
 

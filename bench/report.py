@@ -7,15 +7,29 @@ import statistics
 
 # (header, key): the main table; `side` is "gateway" (through the proxy) or "direct" (the fake alone).
 COLUMNS = (
-    ("scenario", "scenario"), ("side", "side"), ("conc", "concurrency"), ("req/s", "rps"),
-    ("p50 ms", "p50_ms"), ("p90 ms", "p90_ms"), ("p99 ms", "p99_ms"), ("TTFB p50 ms", "ttfb_p50_ms"),
-    ("TTFT p50 ms", "ttft_p50_ms"), ("CPU ms/req", "cpu_ms_per_req"), ("peak RSS MB", "peak_rss_mb"),
-    ("errors", "errors"), ("added p50 ms", "added_p50_ms"), ("throughput ratio", "tput_ratio"),
+    ("scenario", "scenario"),
+    ("side", "side"),
+    ("conc", "concurrency"),
+    ("req/s", "rps"),
+    ("p50 ms", "p50_ms"),
+    ("p90 ms", "p90_ms"),
+    ("p99 ms", "p99_ms"),
+    ("TTFB p50 ms", "ttfb_p50_ms"),
+    ("TTFT p50 ms", "ttft_p50_ms"),
+    ("CPU ms/req", "cpu_ms_per_req"),
+    ("peak RSS MB", "peak_rss_mb"),
+    ("errors", "errors"),
+    ("added p50 ms", "added_p50_ms"),
+    ("throughput ratio", "tput_ratio"),
 )
 HARNESS_COLUMNS = (
-    ("scenario", "scenario"), ("side", "side"), ("gateway core load", "gateway_core_load"),
-    ("bench core load", "bench_core_load"), ("fake CPU ms/req", "fake_cpu_ms_per_req"),
-    ("client CPU ms/req", "client_cpu_ms_per_req"), ("foreign load", "foreign_load"),
+    ("scenario", "scenario"),
+    ("side", "side"),
+    ("gateway core load", "gateway_core_load"),
+    ("bench core load", "bench_core_load"),
+    ("fake CPU ms/req", "fake_cpu_ms_per_req"),
+    ("client CPU ms/req", "client_cpu_ms_per_req"),
+    ("foreign load", "foreign_load"),
     ("requests counted", "requests"),
 )
 # (scenario, key, comparison, limit): the speed targets, checked only here, never in tests.
@@ -58,8 +72,14 @@ def summarize(scenario, runs: dict[str, list[dict]]) -> dict:
     for row in (gateway, direct):
         row.update(scenario=scenario.name, concurrency=scenario.concurrency)
     gateway.update(added_p50_ms=added, tput_ratio=ratio)
-    return {"name": scenario.name, "about": scenario.about, "concurrency": scenario.concurrency,
-            "gateway": gateway, "direct": direct, "runs": runs}
+    return {
+        "name": scenario.name,
+        "about": scenario.about,
+        "concurrency": scenario.concurrency,
+        "gateway": gateway,
+        "direct": direct,
+        "runs": runs,
+    }
 
 
 def check_targets(summaries: list[dict]) -> list[dict]:
@@ -70,8 +90,9 @@ def check_targets(summaries: list[dict]) -> list[dict]:
             continue
         value = by_name[name].get(key)
         passed = value is not None and _COMPARE[comparison](value, limit)
-        checks.append({"scenario": name, "metric": key, "target": f"{comparison} {limit}", "value": value,
-                       "ok": passed})
+        checks.append(
+            {"scenario": name, "metric": key, "target": f"{comparison} {limit}", "value": value, "ok": passed}
+        )
     return checks
 
 
@@ -92,24 +113,37 @@ def table(columns, rows: list[dict]) -> str:
 def markdown(meta: dict, summaries: list[dict], checks: list[dict], profiles: dict[str, str]) -> str:
     rows = [row for s in summaries for row in (s["gateway"], s["direct"])]
     parts = [
-        "# anthropic-gateway benchmark", "",
-        f"- command: `{meta['command']}`", f"- when: {meta['when']}; commit {meta['commit']}",
-        f"- machine: {meta['machine']}", f"- pinning: {meta['pinning']}",
+        "# anthropic-gateway benchmark",
+        "",
+        f"- command: `{meta['command']}`",
+        f"- when: {meta['when']}; commit {meta['commit']}",
+        f"- machine: {meta['machine']}",
+        f"- pinning: {meta['pinning']}",
         f"- runs: {meta['repeat']} repeat(s) x {meta['duration']} s per scenario and side; medians shown;"
-        " errors summed over repeats", "",
+        " errors summed over repeats",
+        "",
         "`gateway` goes through the proxy, `direct` sends the proxy's own upstream request straight to the fake"
         " upstream (the limit). Each scenario gets a freshly started gateway. CPU ms/req and peak RSS are the"
         " gateway process's (all threads, all workers;"
         " RSS is the largest worker's). Latencies are client-side, from sending the request to the last byte;"
         " TTFT is the first body bytes holding a `delta`. Added p50 = gateway p50 - direct p50; the throughput"
-        " ratio (gateway req/s / direct req/s) is shown for paced streams only.", "",
-        table(COLUMNS, rows), "", "## Targets", "",
-        table((("scenario", "scenario"), ("metric", "metric"), ("target", "target"), ("value", "value"),
-               ("ok", "ok")), checks), "",
-        "## Harness check (the bench must not be the bottleneck)", "",
+        " ratio (gateway req/s / direct req/s) is shown for paced streams only.",
+        "",
+        table(COLUMNS, rows),
+        "",
+        "## Targets",
+        "",
+        table(
+            (("scenario", "scenario"), ("metric", "metric"), ("target", "target"), ("value", "value"), ("ok", "ok")),
+            checks,
+        ),
+        "",
+        "## Harness check (the bench must not be the bottleneck)",
+        "",
         "Loads are CPU seconds per wall second over the window (1.0 is a whole core). Foreign load is busy CPU"
         " on the machine that none of the bench's processes used (other tenants, hypervisor steal): above ~0.1"
-        " the run was disturbed and its throughput and latency are suspect; CPU ms/req holds up better.", "",
+        " the run was disturbed and its throughput and latency are suspect; CPU ms/req holds up better.",
+        "",
         table(HARNESS_COLUMNS, rows),
     ]
     failures = [(r["scenario"], r["side"], e) for r in rows for e in r.get("error_examples", [])]

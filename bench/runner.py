@@ -43,9 +43,11 @@ class Probe:
         self._sampler: asyncio.Task | None = None
 
     def begin(self) -> None:
-        self.cpu = {"server": -procstat.cpu_seconds(self.watched.server),
-                    "fake": -procstat.cpu_seconds(self.watched.fake),
-                    "machine": -procstat.machine_busy_seconds()}
+        self.cpu = {
+            "server": -procstat.cpu_seconds(self.watched.server),
+            "fake": -procstat.cpu_seconds(self.watched.fake),
+            "machine": -procstat.machine_busy_seconds(),
+        }
         self.hwm_reset = procstat.reset_peak(self.watched.server)
         self._sampler = asyncio.ensure_future(self._sample())
 
@@ -108,16 +110,24 @@ def summarize(result: LoadResult, probe: Probe, side: str) -> dict:
     }
 
 
-async def measure(scenario: Scenario, target: Target, watched: Watched, side: str, duration: float,
-                  warmup: float, on_window: tuple | None = None) -> dict:
+async def measure(
+    scenario: Scenario,
+    target: Target,
+    watched: Watched,
+    side: str,
+    duration: float,
+    warmup: float,
+    on_window: tuple | None = None,
+) -> dict:
     """Drive `target` at the scenario's concurrency; `on_window` adds hooks (a profiler) to the window."""
     probe = Probe(watched)
     ramp = min(scenario.upstream_seconds, duration / 4)
     hooks = (probe.begin, probe.end)
     if on_window:
         hooks = (_both(probe.begin, on_window[0]), _both(probe.end, on_window[1]))
-    result = await run_load(target, concurrency=scenario.concurrency, duration=duration, ramp=ramp,
-                            warmup=warmup, on_window=hooks)
+    result = await run_load(
+        target, concurrency=scenario.concurrency, duration=duration, ramp=ramp, warmup=warmup, on_window=hooks
+    )
     return summarize(result, probe, side)
 
 

@@ -43,8 +43,12 @@ class Scenario:
         prompt = f"Say hello in one short sentence. {self.marker()}"
         if self.body == "claude_code":
             return claude_code_body.body(prompt, stream=self.stream)
-        return {"model": "claude-sonnet-4-5", "max_tokens": 256, "stream": self.stream,
-                "messages": [{"role": "user", "content": prompt}]}
+        return {
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 256,
+            "stream": self.stream,
+            "messages": [{"role": "user", "content": prompt}],
+        }
 
 
 # A paced stream lasts 0.3 + 19 x 0.05 = 1.25 s, so 512 of them ask for ~410 streams/s: on one core

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from routing import usage_stats
-from routing.models import ProxyKey, UsageLog
+from routing.models import ProxyKey, UsageRollup
 
 WINDOWS = [(7, "7 days"), (30, "30 days"), (90, "90 days")]
 
@@ -22,12 +21,27 @@ class UsageFilter(forms.Form):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["key"].queryset = ProxyKey.objects.filter(user=user)  # another user's key is not a choice
-        models = UsageLog.objects.filter(user=user).order_by().values_list("requested_model", flat=True).distinct()
+        models = (
+            UsageRollup.objects.filter(user_id=user.pk).order_by().values_list("requested_model", flat=True).distinct()
+        )
         self.fields["model"].choices = [("", "All models"), *((m, m) for m in sorted(models) if m)]
 
 
-def grouped(rows, **names) -> list[dict]:
-    return list(rows.order_by().values(**names).annotate(**usage_stats.TOTALS).order_by("-tokens"))
+def grouped(rows, *names: str) -> list[dict]:
+    return list(rows.order_by().values(*names).annotate(**usage_stats.TOTALS).order_by("-tokens"))
+
+
+def per_key(rows, user) -> list[dict]:
+    """Totals per key of hers, each with the key's name and prefix (rollups keep only the key's id)."""
+    keys = {k.pk: k for k in ProxyKey.objects.filter(user=user)}
+    return [
+        {
+            **row,
+            "name": getattr(keys.get(row["key_id"]), "name", ""),
+            "prefix": getattr(keys.get(row["key_id"]), "prefix", ""),
+        }
+        for row in grouped(rows, "key_id")
+    ]
 
 
 @login_required
@@ -35,9 +49,9 @@ def usage(request: HttpRequest) -> HttpResponse:
     form = UsageFilter(request.GET or None, user=request.user)
     wanted = form.cleaned_data if form.is_valid() else {}
     days = wanted.get("days") or 30
-    rows = usage_stats.since(days).filter(user=request.user)
+    rows = usage_stats.since(days).filter(user_id=request.user.pk)
     if wanted.get("key"):
-        rows = rows.filter(key=wanted["key"])
+        rows = rows.filter(key_id=wanted["key"].pk)
     if wanted.get("model"):
         rows = rows.filter(requested_model=wanted["model"])
     per_day = usage_stats.per_day(rows, days)
@@ -47,7 +61,7 @@ def usage(request: HttpRequest) -> HttpResponse:
         "totals": usage_stats.totals(rows),
         "per_day": per_day,
         "bars": usage_stats.bars([(d["day"], d["tokens"]) for d in per_day]),
-        "per_key": grouped(rows, name=F("key__name"), prefix=F("key__prefix")),
-        "per_model": grouped(rows, model=F("requested_model")),
+        "per_key": per_key(rows, request.user),
+        "per_model": [{**row, "model": row["requested_model"]} for row in grouped(rows, "requested_model")],
     }
     return render(request, "portal/usage.html", context)

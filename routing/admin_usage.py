@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import csv
-import itertools
+from collections.abc import Iterator
 
+from asgiref.sync import sync_to_async
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.views.main import ChangeList
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
 from routing import usage_stats
+from routing.admin_usage_filters import (
+    EstimatedCountPaginator,
+    KeyFilter,
+    RequestedModelFilter,
+    StatusClassFilter,
+    search,
+)
 from routing.models import UsageLog
 
 CSV_FIELDS = (
@@ -61,15 +71,42 @@ def safe_cell(value):
     return value
 
 
-def csv_response(rows) -> StreamingHttpResponse:
-    """Streams the rows, so a large export never sits in memory."""
-    writer = csv.writer(_Echo())
-    values = rows.values_list(*CSV_FIELDS).iterator(chunk_size=2000)
-    lines = (writer.writerow([safe_cell(cell) for cell in row]) for row in values)
-    header = (writer.writerow(CSV_FIELDS),)
-    response = StreamingHttpResponse(itertools.chain(header, lines), content_type="text/csv")
+def csv_response(rows, *, asynchronous: bool = False, chunk: int = 2000) -> StreamingHttpResponse:
+    """Streams the rows, newest first, so a large export never sits in memory. Under ASGI the chunks
+    are handed over as an async iterator (Django would collect a sync iterator into a list before
+    sending a byte); the header goes out before the first query."""
+    chunks = csv_chunks(rows, chunk)
+    body = _one_by_one(chunks) if asynchronous else chunks
+    response = StreamingHttpResponse(body, content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="usage.csv"'
     return response
+
+
+def csv_chunks(rows, chunk: int) -> Iterator[str]:
+    """The header, then `chunk` rows per step, each step one query that resumes after the last row
+    by the time index (keyset paging). No cursor is held between steps: a server-side cursor
+    outside a transaction is WITH HOLD, which PostgreSQL materialises whole before the first row."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_FIELDS)
+    rows = rows.order_by("-created_at", "-id")
+    page = rows
+    while found := list(page.values_list("id", *CSV_FIELDS)[:chunk]):
+        yield "".join(writer.writerow([safe_cell(cell) for cell in row[1:]]) for row in found)
+        last_id, last_time = found[-1][0], found[-1][1]
+        page = rows.filter(created_at__lte=last_time).exclude(created_at=last_time, id__gte=last_id)
+
+
+async def _one_by_one(chunks: Iterator[str]):
+    while (text := await sync_to_async(next)(chunks, None)) is not None:
+        yield text
+
+
+class FilteredRowsOnly(ChangeList):
+    """The list's filters without its page of rows or its count: what the export streams itself."""
+
+    def get_results(self, request) -> None:
+        self.result_count = self.full_result_count = 0
+        self.result_list, self.can_show_all, self.multi_page = [], False, False
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -102,13 +139,31 @@ class UsageLogAdmin(ReadOnlyAdmin):
         "cost",
         "latency_ms",
     )
-    list_filter = ("created_at", "status", "stream", "provider_name", "requested_model", "user", "key", "estimated")
+    # No filter reads the log for its choices (no DISTINCT over millions of rows), and the date
+    # filter's choices are fixed (no date drill-down scanning every year).
+    list_filter = (
+        "created_at",
+        StatusClassFilter,
+        "stream",
+        "provider",
+        RequestedModelFilter,
+        "user",
+        KeyFilter,
+        "estimated",
+    )
+    paginator = EstimatedCountPaginator
     list_select_related = ("user", "key")
-    search_fields = ("request_id", "requested_model", "upstream_model", "user__username", "key__prefix")
-    date_hierarchy = "created_at"
+    search_fields = ("request_id",)  # shows the search box; get_search_results decides what a term means
+    search_help_text = "A request id (req_…), a key prefix (sk-proxy-…) or a username, exactly."
     show_full_result_count = False
     change_list_template = "admin/routing/usagelog/change_list.html"
     actions = ("export_selected",)
+
+    def get_changelist(self, request, **kwargs):
+        return FilteredRowsOnly if getattr(request, "usage_export", False) else super().get_changelist(request)
+
+    def get_search_results(self, request, queryset, search_term):
+        return search(queryset, search_term), False
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -135,14 +190,15 @@ class UsageLogAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Export selected rows as CSV")
     def export_selected(self, request, queryset):
-        return csv_response(queryset)
+        return csv_response(queryset, asynchronous=isinstance(request, ASGIRequest))
 
     def export_view(self, request) -> HttpResponse:
         """The changelist's current filters (the same query string) as CSV."""
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
+        request.usage_export = True
         changelist = self.get_changelist_instance(request)
-        return csv_response(changelist.get_queryset(request))
+        return csv_response(changelist.get_queryset(request), asynchronous=isinstance(request, ASGIRequest))
 
     def summary_view(self, request) -> TemplateResponse:
         if not self.has_view_permission(request):

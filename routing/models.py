@@ -351,3 +351,59 @@ class UsageLog(models.Model):
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_creation_tokens
+
+
+class UsageRollup(models.Model):
+    """Per local day (TIME_ZONE) and (user, key, route, target, provider, models, status class): the sums
+    of the usage rows, added to by the usage writer in the transaction that inserts them. Budgets, the
+    summaries and "usage to date" read these, so pruning the raw log changes none of them.
+
+    Ids are plain integers (0: none), not foreign keys: a rollup outlives the key, user or route it
+    counts, and NULLs would never meet in the unique key the writer's upsert adds to."""
+
+    day = models.DateField()
+    user_id = models.PositiveIntegerField(default=0)
+    key_id = models.PositiveIntegerField(default=0)
+    route_id = models.PositiveIntegerField(default=0)
+    target_id = models.PositiveIntegerField(default=0, help_text="0: no target (the row was refused before routing).")
+    provider_id = models.PositiveIntegerField(default=0)
+    requested_model = models.CharField(max_length=200, blank=True)
+    upstream_model = models.CharField(max_length=200, blank=True)
+    status_class = models.PositiveSmallIntegerField(help_text="The HTTP status's first digit: 2, 4 or 5.")
+    requests = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    unpriced = models.PositiveBigIntegerField(default=0, help_text="Messages served with no price for their model.")
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cache_read_tokens = models.PositiveBigIntegerField(default=0)
+    cache_creation_tokens = models.PositiveBigIntegerField(default=0)
+    cost_usd = models.DecimalField(
+        max_digits=18, decimal_places=8, null=True, blank=True, help_text="Null until usage rows carry a cost."
+    )
+
+    class Meta:
+        constraints = [
+            # The writer's upsert adds to the row of this key (ON CONFLICT ... DO UPDATE).
+            models.UniqueConstraint(
+                fields=[
+                    "day",
+                    "user_id",
+                    "key_id",
+                    "route_id",
+                    "target_id",
+                    "provider_id",
+                    "requested_model",
+                    "upstream_model",
+                    "status_class",
+                ],
+                name="usage_rollup_key",
+            )
+        ]
+        indexes = [
+            # A key's budget over a period and its usage to date; a user's page.
+            models.Index(fields=["key_id", "day"], name="rollup_key_day"),
+            models.Index(fields=["user_id", "day"], name="rollup_user_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} user {self.user_id} key {self.key_id} {self.upstream_model} {self.status_class}xx"

@@ -1,6 +1,6 @@
 """Spend in money for the admin and the management API: who and what spent how much, per day, and what
 is left of each budget. Costs are summed from the usage rows' `cost_usd` (unpriced rows add nothing and
-are counted apart)."""
+are counted apart), from the daily rollups."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from routing.models import RouteTarget, UsageLog
+from routing import rollups
+from routing.models import Provider, RouteTarget, UsageRollup
 from routing.periods import Period, period_of
 from routing.prices import MICRO, load_price_table
 from routing.snapshot import usable_connection
@@ -20,58 +22,59 @@ from routing.snapshot import usable_connection
 ZERO = Decimal(0)
 SPEND = {
     "cost": Coalesce(Sum("cost_usd"), ZERO),
-    "requests": Count("id"),
-    "unpriced": Count("id", filter=Q(cost_usd__isnull=True, endpoint="messages", status__lt=400)),
+    "requests": Coalesce(Sum("requests"), 0),
+    "unpriced": Coalesce(Sum("unpriced"), 0),
 }
-GROUPINGS = {
-    "user": "user__username",
-    "team": "user__groups__name",
-    "model": "upstream_model",
-    "provider": "provider_name",
-}
+"""Over daily rollups (routing/rollups.py), like every summary: never over the raw log."""
+GROUPINGS = ("user", "team", "model", "provider")
 
 
-def spend_by(rows: QuerySet[UsageLog], grouping: str) -> list[dict]:
+def spend_by(rows: QuerySet[UsageRollup], grouping: str) -> list[dict]:
     """Cost, requests and unpriced requests per user, team, model or provider, dearest first (a user in
-    two teams counts in each)."""
-    field = GROUPINGS[grouping]
-    found = rows.values(field).annotate(**SPEND).order_by("-cost", field)
+    two teams counts in each; a team counts its current members)."""
+    field = {"user": "user_id", "team": "user_id", "model": "upstream_model", "provider": "provider_id"}[grouping]
+    found = list(rows.order_by().values(field).annotate(**SPEND))
+    if grouping == "team":
+        found = _per_team(found)
+    elif grouping in ("user", "provider"):
+        model = get_user_model() if grouping == "user" else Provider
+        names = dict(model.objects.filter(pk__in=[r[field] for r in found]).values_list("pk", _NAME[grouping]))
+        found = [{**r, field: names.get(r[field], "")} for r in found]
+    found.sort(key=lambda r: (-r["cost"], str(r[field])))
     return [{"name": r[field], **{k: r[k] for k in SPEND}} for r in found]
 
 
-def spend_per_day(rows: QuerySet[UsageLog], days: int) -> list[tuple[date, Decimal]]:
+_NAME = {"user": "username", "provider": "name"}
+
+
+def _per_team(per_user: list[dict]) -> list[dict]:
+    teams: dict[str, dict] = {}
+    members = get_user_model().groups.through.objects.filter(user_id__in=[r["user_id"] for r in per_user])
+    team_of: dict[int, list[str]] = {}
+    for user_id, team in members.values_list("user_id", "group__name"):
+        team_of.setdefault(user_id, []).append(team)
+    for row in per_user:
+        for team in team_of.get(row["user_id"], [""]):
+            sums = teams.setdefault(team, {"user_id": team, **dict.fromkeys(SPEND, 0)})
+            for k in SPEND:
+                sums[k] += row[k]
+    return list(teams.values())
+
+
+def spend_per_day(rows: QuerySet[UsageRollup], days: int) -> list[tuple[date, Decimal]]:
     """The cost of each calendar day of the window (the server's zone), zeros included, oldest first."""
-    found = dict(
-        rows.annotate(day=TruncDate("created_at")).values("day").annotate(cost=SPEND["cost"]).values_list("day", "cost")
-    )
+    found = dict(rows.order_by().values("day").annotate(cost=SPEND["cost"]).values_list("day", "cost"))
     today = timezone.localdate()
     return [(d, Decimal(found.get(d, ZERO))) for d in (today - timedelta(days=n) for n in range(days - 1, -1, -1))]
 
 
-def owner_rows(scope: str, owner_id: int) -> QuerySet[UsageLog]:
-    """The rows a budget counts: a key's, a user's (every key), a team's (every current member's)."""
-    if scope == "key":
-        return UsageLog.objects.filter(key_id=owner_id)
-    if scope == "user":
-        return UsageLog.objects.filter(user_id=owner_id)
-    return UsageLog.objects.filter(user__groups=owner_id)
-
-
 @usable_connection
 def used_in_period(scope: str, owner_id: int, period: Period, money: bool) -> int:
-    """What the usage log says a budget has used in `period`: tokens, or micro-dollars of cost."""
-    rows = owner_rows(scope, owner_id)
-    if period.start is not None:
-        rows = rows.filter(created_at__gte=period.start)
-    if money:
-        return int(Decimal(rows.aggregate(usd=SPEND["cost"])["usd"]) / MICRO)
-    total = rows.aggregate(
-        n=Coalesce(Sum("input_tokens"), 0)
-        + Coalesce(Sum("output_tokens"), 0)
-        + Coalesce(Sum("cache_read_tokens"), 0)
-        + Coalesce(Sum("cache_creation_tokens"), 0)
-    )
-    return int(total["n"])
+    """What a budget has used in `period` (tokens, or micro-dollars of cost), from the daily rollups:
+    periods start at local midnight, so a period is whole rollup days."""
+    since = None if period.start is None else timezone.localdate(period.start)
+    spent = rollups.used(scope, owner_id, since, money=money)
+    return int(Decimal(spent) / MICRO) if money else int(spent)
 
 
 @dataclass(frozen=True)

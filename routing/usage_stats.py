@@ -5,22 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from routing.models import ProxyKey, RouteTarget, UsageLog
+from routing.models import ProxyKey, RouteTarget, UsageLog, UsageRollup
 from routing.periods import period_of
+from routing.rollups import TOTAL_TOKENS, total_tokens
 
-TOTAL_TOKENS = (
-    Coalesce(Sum("input_tokens"), 0)
-    + Coalesce(Sum("output_tokens"), 0)
-    + Coalesce(Sum("cache_read_tokens"), 0)
-    + Coalesce(Sum("cache_creation_tokens"), 0)
-)
 TOTALS = {
-    "requests": Count("id"),
-    "errors": Count("id", filter=Q(status__gte=400)),
+    "requests": Coalesce(Sum("requests"), 0),
+    "errors": Coalesce(Sum("errors"), 0),
     # Named apart from the model's fields: an annotation may not shadow the column it sums.
     "input": Coalesce(Sum("input_tokens"), 0),
     "output": Coalesce(Sum("output_tokens"), 0),
@@ -28,25 +24,30 @@ TOTALS = {
     "cache_write": Coalesce(Sum("cache_creation_tokens"), 0),
     "tokens": TOTAL_TOKENS,
 }
+"""Aggregates over daily rollups (routing/rollups.py), never over the raw log."""
 
 
-def since(days: int) -> QuerySet[UsageLog]:
-    return UsageLog.objects.filter(created_at__gte=timezone.now() - timedelta(days=days))
+def since(days: int) -> QuerySet[UsageRollup]:
+    """The rollups of the last `days` local days, today included."""
+    return UsageRollup.objects.filter(day__gte=timezone.localdate() - timedelta(days=days - 1))
 
 
-def per_user(rows: QuerySet[UsageLog]) -> list[dict]:
-    return list(rows.values("user__username").annotate(**TOTALS).order_by("-tokens"))
+def per_user(rows: QuerySet[UsageRollup]) -> list[dict]:
+    """Totals per user, busiest first, each with `user__username` (empty: no user, or deleted)."""
+    found = list(rows.order_by().values("user_id").annotate(**TOTALS).order_by("-tokens", "user_id"))
+    names = dict(get_user_model().objects.filter(pk__in=[r["user_id"] for r in found]).values_list("pk", "username"))
+    return [{**r, "user__username": names.get(r["user_id"], "")} for r in found]
 
 
-def per_day(rows: QuerySet[UsageLog], days: int) -> list[dict]:
+def per_day(rows: QuerySet[UsageRollup], days: int) -> list[dict]:
     """One entry per calendar day of the window, zeros included, oldest first."""
-    found = {r["day"]: r for r in rows.annotate(day=TruncDate("created_at")).values("day").annotate(**TOTALS)}
+    found = {r["day"]: r for r in rows.order_by().values("day").annotate(**TOTALS)}
     today = timezone.localdate()
     empty = dict.fromkeys(TOTALS, 0)
     return [{"day": d, **found.get(d, empty)} for d in (today - timedelta(days=n) for n in range(days - 1, -1, -1))]
 
 
-def totals(rows: QuerySet[UsageLog]) -> dict:
+def totals(rows: QuerySet[UsageRollup]) -> dict:
     return rows.aggregate(**TOTALS)
 
 
@@ -59,15 +60,17 @@ class KeyUsage:
 
 
 def key_usage(key: ProxyKey) -> KeyUsage:
-    everything = UsageLog.objects.filter(key=key).aggregate(tokens=TOTAL_TOKENS, requests=Count("id"))
+    """From the key's rollups: what pruning the log leaves untouched, in one indexed read."""
     start = period_of(key.budget_period).start
-    period = (
-        everything["tokens"]
-        if start is None
-        else (UsageLog.objects.filter(key=key, created_at__gte=start).aggregate(tokens=TOTAL_TOKENS)["tokens"])
+    first = None if start is None else timezone.localdate(start)
+    in_period = Q() if first is None else Q(day__gte=first)
+    found = UsageRollup.objects.filter(key_id=key.pk).aggregate(
+        tokens=TOTAL_TOKENS,
+        requests=Coalesce(Sum("requests"), 0),
+        period=total_tokens(in_period),
     )
-    remaining = None if key.budget_tokens is None else max(key.budget_tokens - period, 0)
-    return KeyUsage(everything["tokens"], everything["requests"], period, remaining)
+    remaining = None if key.budget_tokens is None else max(key.budget_tokens - found["period"], 0)
+    return KeyUsage(found["tokens"], found["requests"], found["period"], remaining)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.db import connection, transaction
 
-from routing import keys
-from routing.models import ModelRoute, Provider, ProxyKey
+from routing import keys, rollups
+from routing.models import ModelRoute, Provider, ProxyKey, UsageLog
 
 
 def make_user(**overrides):
@@ -70,3 +71,11 @@ def provider_form(provider: Provider, **fields) -> dict:
         "enabled": "on",
         **fields,
     }
+
+
+def make_usage(**fields) -> UsageLog:
+    """A usage row and its share of the daily rollups, as the usage writer records them."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        row = UsageLog.objects.create(**fields)
+        rollups.add(cursor, [row])
+    return row

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from routing.models import ModelRoute, Provider, ProxyKey, UsageLog
-from tests.factories import make_key, make_provider, make_user
+from tests.factories import make_key, make_provider, make_usage, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -131,7 +131,7 @@ def test_issuing_a_key_shows_the_secret_once_and_stores_only_its_hash(staff_clie
 
 def test_the_usage_log_is_read_only(staff_client):
     key, _ = make_key()
-    row = UsageLog.objects.create(request_id="req_1", key=key, user=key.user, requested_model="claude-opus-4-8")
+    row = make_usage(request_id="req_1", key=key, user=key.user, requested_model="claude-opus-4-8")
     listing = staff_client.get("/admin/routing/usagelog/")
     assert listing.status_code == 200 and "claude-opus-4-8" in listing.content.decode()
     assert staff_client.get("/admin/routing/usagelog/add/").status_code == 403
@@ -148,7 +148,7 @@ def _usage(key, day_offset=0, **fields):
 
     fields.setdefault("input_tokens", 100)
     fields.setdefault("output_tokens", 20)
-    return UsageLog.objects.create(
+    return make_usage(
         request_id=f"req_{UsageLog.objects.count()}",
         key=key,
         user=key.user,

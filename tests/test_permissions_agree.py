@@ -11,8 +11,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from routing.models import ProxyKey, UsageLog
-from tests.factories import make_key, make_staff, make_user
+from routing.models import ProxyKey
+from tests.factories import make_key, make_staff, make_usage, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def world():
     """Bob, an ordinary user with a key and a usage row, whose key and rows the callers reach for."""
     bob = make_user(username="bob")
     bob_key, _ = make_key(bob, name="bob laptop")
-    UsageLog.objects.create(request_id="req_bob", user=bob, key=bob_key, requested_model="claude-haiku")
+    make_usage(request_id="req_bob", user=bob, key=bob_key, requested_model="claude-haiku")
     return {"bob": bob, "bob_key": bob_key}
 
 
@@ -127,7 +127,7 @@ def test_a_staff_user_without_permissions_reaches_only_his_own_key_and_rows(worl
     client = signed_in("clerk")
     clerk = get_user_model().objects.get(username="clerk")
     own, _ = make_key(clerk, name="clerk laptop")
-    UsageLog.objects.create(request_id="req_clerk", user=clerk, key=own)
+    make_usage(request_id="req_clerk", user=clerk, key=own)
     assert [k["name"] for k in client.get("/api/v1/keys/").json()["results"]] == ["clerk laptop"]
     assert [r["request_id"] for r in client.get("/api/v1/usage/").json()["results"]] == ["req_clerk"]
     assert client.post(f"/api/v1/keys/{own.pk}/revoke/").status_code == 200  # his own: always

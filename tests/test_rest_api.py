@@ -10,8 +10,8 @@ from django.test import Client
 from drf_spectacular.validation import validate_schema
 from knox.models import AuthToken
 
-from routing.models import ProxyKey, UsageLog
-from tests.factories import make_key, make_staff, make_user
+from routing.models import ProxyKey
+from tests.factories import make_key, make_staff, make_usage, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ def world():
     users = {"root": root, "clerk": clerk, "alice": alice, "bob": bob}
     for name in ("clerk", "alice", "bob"):
         key, _ = make_key(users[name], name=f"{name} laptop")
-        UsageLog.objects.create(request_id=f"req_{name}", user=users[name], key=key, requested_model="claude-haiku")
+        make_usage(request_id=f"req_{name}", user=users[name], key=key, requested_model="claude-haiku")
         users[f"{name}_key"] = key
     return users
 

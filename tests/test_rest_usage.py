@@ -9,7 +9,7 @@ from django.test import Client
 from knox.models import AuthToken
 
 from routing.models import UsageLog
-from tests.factories import make_key, make_staff, make_user
+from tests.factories import make_key, make_staff, make_usage, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def log():
 
     def row(request_id, created_at, user, key, model, **fields):
         fields = {"provider_name": "openai-main", "status": 200, **fields}
-        return UsageLog.objects.create(
+        return make_usage(
             request_id=request_id, created_at=created_at, user=user, key=key, requested_model=model, **fields
         )
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from api.accounting import metrics
 from api.accounting.journal import journal
+from routing import rollups
 
 log = logging.getLogger("api.accounting.usage")
 
@@ -212,10 +213,16 @@ _PLAIN_TYPES = frozenset(
 )
 
 
+class _SomeSkipped(Exception):
+    """The batch held a request id already written: roll it back and insert row by row."""
+
+
 def _insert(batch: list[UsageRecord]) -> None:
     """One `executemany` per batch (the ORM's `bulk_create` cost ~50 us of the gateway's core per row
-    in model instances and SQL compiling); if a row names a key, user or route deleted meanwhile,
-    those rows are written one by one and lose the link."""
+    in model instances and SQL compiling), and the rows' daily rollups added in the same transaction.
+    Only rows really inserted are added: when the insert skipped some (a journal replay), or a row
+    names a key, user or route deleted meanwhile, the batch is written row by row instead, an orphan
+    losing its links."""
     sql, converters = _insert_statement()
 
     def row(record: UsageRecord) -> list:
@@ -225,16 +232,24 @@ def _insert(batch: list[UsageRecord]) -> None:
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(sql, [row(r) for r in batch])
-    except IntegrityError:
+            if cursor.rowcount != len(batch):
+                raise _SomeSkipped
+            rollups.add(cursor, batch)
+    except (IntegrityError, _SomeSkipped):
         for record in batch:
             try:
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(sql, row(record))
+                _insert_one(sql, row(record), record)
             except IntegrityError:
                 orphan = replace(record, key_id=None, user_id=None, route_id=None, target_id=None, provider_id=None)
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(sql, row(orphan))
+                _insert_one(sql, row(orphan), orphan)
     _touch_keys(batch)
+
+
+def _insert_one(sql: str, values: list, record: UsageRecord) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        if cursor.rowcount == 1:  # 0: the request id was written before
+            rollups.add(cursor, [record])
 
 
 _KEY_TOUCH_SECONDS = 60.0

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from datetime import time as dt_time
 
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -17,6 +19,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+
+from routing.models import Provider, ProxyKey
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²", which int() refuses
@@ -159,6 +163,45 @@ def filter_usage(queryset: QuerySet, params) -> QuerySet:
     if stream is not None:
         queryset = queryset.filter(stream=stream)
     return queryset
+
+
+def _local_day(moment: datetime | None):
+    """The local date `moment` starts, or False when it is not a local midnight (no whole day)."""
+    if moment is None:
+        return None
+    local = timezone.localtime(moment)
+    return local.date() if local.time() == dt_time(0) else False
+
+
+def filter_rollups(queryset: QuerySet, params) -> QuerySet | None:
+    """The usage filters applied to daily rollups; None when they need the raw rows (`stream`, one
+    exact status code, or `since`/`until` within a day)."""
+    first, end = _local_day(_datetime(params, "since")), _local_day(_datetime(params, "until"))
+    status = _text(params, "status").lower()
+    if first is False or end is False or _boolean(params, "stream") is not None or status not in ("", "ok", "error"):
+        _status_q(params)  # a malformed code is still a 400
+        return None
+    if first:
+        queryset = queryset.filter(day__gte=first)
+    if end:
+        queryset = queryset.filter(day__lt=end)
+    if status:
+        queryset = queryset.filter(status_class__gte=4) if status == "error" else queryset.filter(status_class__lt=4)
+    if (user := _user_q(params)) is not None:
+        queryset = queryset.filter(user_id__in=get_user_model().objects.filter(_ids(user, "user_id")).values("pk"))
+    if (key := _key_q(params)) is not None:
+        queryset = queryset.filter(key_id__in=ProxyKey.objects.filter(_ids(key, "key_id")).values("pk"))
+    if model := _text(params, "model"):
+        queryset = queryset.filter(requested_model=model)
+    if provider := _text(params, "provider"):
+        queryset = queryset.filter(provider_id__in=Provider.objects.filter(name=provider).values("pk"))
+    return queryset
+
+
+def _ids(q: Q, id_field: str) -> Q:
+    """A usage row's filter on a user or key (`user_id=3`, `user__username=ann`) as one on that table."""
+    ((name, value),) = q.children
+    return Q(pk=value) if name == id_field else Q(**{name.split("__", 1)[1]: value})
 
 
 def _param(name: str, kind, description: str, **extra) -> OpenApiParameter:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.admin.models import ADDITION, CHANGE
-from django.db.models import F, QuerySet
-from django.db.models.functions import TruncDate
+from django.contrib.auth import get_user_model
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -17,17 +18,29 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from routing import access, audit, spend_stats, usage_stats
-from routing.models import ProxyKey, UsageLog
+from routing.models import ProxyKey, UsageLog, UsageRollup
 from routing.rest import filters, permissions, serializers
 
-# group_by value -> the model fields and the named expressions a group is made of.
+# group_by value -> the fields a group is made of, over rollups and (for filters only the raw rows
+# answer) over the log.
 GROUPS = {
-    "user": (("user",), {"username": F("user__username")}),
-    "model": ((), {"model": F("requested_model")}),
-    "day": ((), {"day": TruncDate("created_at")}),
+    "user": (((), {"user_ref": F("user_id")}), ((), {"user_ref": F("user_id")})),
+    "model": (((), {"model": F("requested_model")}), ((), {"model": F("requested_model")})),
+    "day": ((("day",), {}), ((), {"day": TruncDate("created_at")})),
 }
-# The admin summary's aggregates (routing/usage_stats.py: one definition of a total and an error),
-# renamed to the names the usage rows give their columns. Renamed after the query: an annotation
+RAW_TOTALS = {
+    "requests": Count("id"),
+    "errors": Count("id", filter=Q(status__gte=400)),
+    "input": Coalesce(Sum("input_tokens"), 0),
+    "output": Coalesce(Sum("output_tokens"), 0),
+    "cache_read": Coalesce(Sum("cache_read_tokens"), 0),
+    "cache_write": Coalesce(Sum("cache_creation_tokens"), 0),
+    "tokens": Coalesce(
+        Sum(F("input_tokens") + F("output_tokens") + F("cache_read_tokens") + F("cache_creation_tokens")), 0
+    ),
+}
+"""The rollups' aggregates (usage_stats.TOTALS) over raw rows, for filters finer than a rollup."""
+# The aggregates' names as the usage rows name their columns. Renamed after the query: an annotation
 # that shadowed a column would break the sums that read it.
 API_NAMES = {
     "input": "input_tokens",
@@ -37,7 +50,8 @@ API_NAMES = {
     "tokens": "total_tokens",
     "cost": "cost_usd",
 }
-WITH_COST = {**usage_stats.TOTALS, "cost": spend_stats.SPEND["cost"]}
+COST = {"cost": spend_stats.SPEND["cost"]}
+"""Rows and rollups both carry `cost_usd`."""
 
 
 def api_names(totals: dict) -> dict:
@@ -45,16 +59,28 @@ def api_names(totals: dict) -> dict:
     return {API_NAMES.get(name, name): f"{value:.6f}" if name == "cost" else value for name, value in totals.items()}
 
 
-def summarise(queryset: QuerySet, group_by: str) -> dict:
-    """Totals per group (busiest first, days in order) and over all filtered rows, in two queries."""
-    fields, expressions = GROUPS[group_by]
+def with_usernames(groups: list[dict]) -> list[dict]:
+    """Each group's `user_ref` (0 or None: no user) as `user` and `username` (None if deleted)."""
+    names = dict(
+        get_user_model().objects.filter(pk__in=[g["user_ref"] or 0 for g in groups]).values_list("pk", "username")
+    )
+    return [{"user": g["user_ref"] or None, "username": names.get(g.pop("user_ref")), **g} for g in groups]
+
+
+def summarise(queryset: QuerySet, group_by: str, *, raw: bool) -> dict:
+    """Totals per group (busiest first, days in order) and over all filtered rows, in two queries:
+    over daily rollups, or over the raw rows when `raw`."""
+    fields, expressions = GROUPS[group_by][raw]
     names = [*fields, *expressions]
+    aggregates = {**(RAW_TOTALS if raw else usage_stats.TOTALS), **COST}
     ordering = names if group_by == "day" else ["-requests", *names]
-    groups = queryset.order_by().values(*fields, **expressions).annotate(**WITH_COST).order_by(*ordering)
+    groups = list(queryset.order_by().values(*fields, **expressions).annotate(**aggregates).order_by(*ordering))
+    if group_by == "user":
+        groups = with_usernames(groups)
     return {
         "group_by": group_by,
         "results": [api_names(group) for group in groups],  # one entry per group, not per usage row
-        "totals": api_names(queryset.aggregate(**WITH_COST)),
+        "totals": api_names(queryset.aggregate(**aggregates)),
     }
 
 
@@ -142,9 +168,16 @@ class UsageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         group_by = request.query_params.get("group_by", "user").strip() or "user"
         if group_by not in GROUPS:
             raise ValidationError({"group_by": [f"Expected one of: {', '.join(GROUPS)}."]})
+        rollups = filters.filter_rollups(visible_usage(request.user, UsageRollup.objects.all()), request.query_params)
+        if rollups is not None:
+            return Response(summarise(rollups, group_by, raw=False))
         # Only the aggregates are read, so the joins that list rows need are dropped.
-        rows = self.get_queryset().select_related(None)
-        return Response(summarise(rows, group_by))
+        return Response(summarise(self.get_queryset().select_related(None), group_by, raw=True))
+
+
+def visible_usage(user, rollups: QuerySet) -> QuerySet:
+    """The rollups of the usage rows `user` may read (permissions.visible_to, judged on UsageLog)."""
+    return rollups if access.may_view_all(user, UsageLog) else rollups.filter(user_id=user.pk)
 
 
 @extend_schema_view(

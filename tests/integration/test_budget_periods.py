@@ -10,8 +10,7 @@ import time_machine
 from asgiref.sync import sync_to_async
 
 from api.admission.counters import store
-from routing.models import UsageLog
-from tests.factories import make_key
+from tests.factories import make_key, make_usage
 from tests.integration.conftest import UPSTREAM, completion, messages_body, usage_rows
 
 MONDAY_THE_FIRST = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
@@ -47,7 +46,7 @@ async def test_on_a_monday_the_first_a_budget_is_charged_once(gateway, async_cli
 
 async def test_a_month_budget_does_not_count_last_month(gateway, async_client):
     key, secret = await sync_to_async(make_key)(gateway["key"].user, budget_tokens=150, budget_period="month")
-    await sync_to_async(UsageLog.objects.create)(
+    await sync_to_async(make_usage)(
         request_id="req_february", key=key, created_at=datetime(2027, 2, 28, 23, 59, tzinfo=UTC), input_tokens=10_000
     )
     with time_machine.travel(MONDAY_THE_FIRST, tick=False):

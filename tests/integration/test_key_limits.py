@@ -8,8 +8,7 @@ import pytest
 import time_machine
 from asgiref.sync import sync_to_async
 
-from routing.models import UsageLog
-from tests.factories import make_key
+from tests.factories import make_key, make_usage
 from tests.integration.conftest import UPSTREAM, completion, messages_body, usage_rows
 
 USAGE = {"prompt_tokens": 10, "completion_tokens": 40, "total_tokens": 50}
@@ -87,8 +86,6 @@ async def test_a_budget_holds_with_requests_one_at_a_time(gateway, ok_upstream, 
 
 async def test_a_budget_counts_usage_already_in_the_database(gateway, ok_upstream, async_client):
     key, secret = await _limited_key(gateway["key"].user, budget_tokens=150, budget_period="month")
-    await sync_to_async(UsageLog.objects.create)(
-        request_id="req_old", key=key, user=key.user, input_tokens=100, output_tokens=60
-    )
+    await sync_to_async(make_usage)(request_id="req_old", key=key, user=key.user, input_tokens=100, output_tokens=60)
     refused = await _post(async_client, secret)
     assert refused.status_code == 429 and ok_upstream.call_count == 0

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.test import Client
 
-from routing.models import ProxyKey, UsageLog
-from tests.factories import make_key
+from routing.models import ProxyKey
+from tests.factories import make_key, make_usage
 from tests.portal.conftest import person
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def bobs_key():
     key, _ = make_key(person("bob"), name="bob-ci")
-    UsageLog.objects.create(request_id="r-bob", key=key, user=key.user, requested_model="bob-model", input_tokens=777)
+    make_usage(request_id="r-bob", key=key, user=key.user, requested_model="bob-model", input_tokens=777)
     return key
 
 

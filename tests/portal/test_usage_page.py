@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from routing.models import UsageLog
-from tests.factories import make_key
+from tests.factories import make_key, make_usage
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2031, 3, 15, 12, tzinfo=UTC)
@@ -21,7 +20,7 @@ def rows(alice):
     for n, (key, model, tokens, age) in enumerate(
         [(laptop, "sonnet", 100, 1), (laptop, "haiku", 20, 2), (ci, "sonnet", 5, 3), (ci, "sonnet", 9000, 40)]
     ):
-        UsageLog.objects.create(
+        make_usage(
             request_id=f"r{n}",
             key=key,
             user=alice,

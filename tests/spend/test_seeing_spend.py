@@ -12,8 +12,8 @@ import time_machine
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from routing.models import Price, TeamBudget, UsageLog
-from tests.factories import make_key, make_provider, make_route, make_user
+from routing.models import Price, TeamBudget
+from tests.factories import make_key, make_provider, make_route, make_usage, make_user
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2027, 3, 20, 12, tzinfo=UTC)
@@ -40,12 +40,14 @@ def spend():
         ("carol", "claude", "claude-x", Decimal("4.000000"), 0),
         ("carol", "claude", "claude-x", None, 0),  # unpriced
     ]
+    providers = {name: make_provider(name=name) for name in ("openai-main", "claude")}
     for n, (name, provider, model, cost, days_ago) in enumerate(rows):
         key = people[name].proxy_keys.first() or make_key(people[name])[0]
-        UsageLog.objects.create(
+        make_usage(
             request_id=f"req_{n}",
             user=people[name],
             key=key,
+            provider=providers[provider],
             provider_name=provider,
             upstream_model=model,
             requested_model=model,
@@ -103,7 +105,7 @@ def test_the_usage_list_and_its_csv_carry_the_cost(spend, staff_client):
 
 def test_a_key_page_shows_its_spend_and_what_is_left(spend, staff_client):
     key, _ = make_key(spend["bob"], budget_usd=Decimal("5.00"), budget_period="month")
-    UsageLog.objects.create(request_id="req_key", user=spend["bob"], key=key, cost_usd=Decimal("1.10"))
+    make_usage(request_id="req_key", user=spend["bob"], key=key, cost_usd=Decimal("1.10"))
     page = _text(staff_client.get(f"/admin/routing/proxykey/{key.pk}/change/"))
     assert "$3.90 of $5.00 left this month ($1.10 spent)" in page
 

@@ -7,7 +7,7 @@ from routing.models import UsageLog
 
 
 class Command(BaseCommand):
-    help = "Delete usage rows older than --days N (retention)."
+    help = "Delete usage rows older than --days N (retention). Daily rollups, budgets and usage to date stay."
 
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, required=True)
@@ -17,10 +17,13 @@ class Command(BaseCommand):
         if days < 1:
             raise CommandError("--days must be at least 1.")
         cutoff = timezone.now() - timedelta(days=days)
+        old = UsageLog.objects.filter(created_at__lt=cutoff).order_by()
         deleted = 0
-        while True:  # in batches, so a huge table is never locked for one long statement
-            ids = list(UsageLog.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[:batch])
-            if not ids:
+        while True:
+            # One DELETE per batch (no signals reach UsageLog, so Django deletes in bulk, without
+            # loading rows), so a huge table is never locked for one long statement.
+            count = UsageLog.objects.filter(pk__in=old.values("pk")[:batch]).delete()[0]
+            if not count:
                 break
-            deleted += UsageLog.objects.filter(id__in=ids).delete()[0]
+            deleted += count
         self.stdout.write(f"Deleted {deleted} usage rows older than {cutoff:%Y-%m-%d %H:%M} UTC.")
