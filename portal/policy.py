@@ -87,4 +87,3 @@ def issue_key(user, policy: PortalPolicy, wanted: dict) -> tuple[ProxyKey, str]:
             expires_at=timezone.now() + timedelta(days=days) if days else None,
         )
     return key, new.secret
-

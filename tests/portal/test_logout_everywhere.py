@@ -1,5 +1,5 @@
-""""Sign out everywhere" ends every session of hers (on every device), only hers, only by a CSRF-checked POST,
-and leaves an audit entry."""
+"""The "sign out everywhere" button ends every session of hers (on every device), only hers, only by a
+CSRF-checked POST, and leaves an audit entry."""
 
 from __future__ import annotations
 
