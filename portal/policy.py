@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from portal.models import PortalPolicy
-from routing import keys, snapshot
+from routing import keys
 from routing.models import ProxyKey
 
 
@@ -87,10 +87,3 @@ def issue_key(user, policy: PortalPolicy, wanted: dict) -> tuple[ProxyKey, str]:
             expires_at=timezone.now() + timedelta(days=days) if days else None,
         )
     return key, new.secret
-
-
-def models_for(user) -> list[str]:
-    """The model patterns of the routes `user` may reach, as the gateway resolves them."""
-    group_ids = set(user.groups.values_list("id", flat=True))
-    patterns = [r.pattern for r in snapshot.routes.get_sync() if r.applies_to(user.id, group_ids)]
-    return list(dict.fromkeys(patterns))

@@ -7,10 +7,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from routing import usage_stats
+from portal.budgets import budgets_of
+from routing import spend_stats, usage_stats
 from routing.models import ProxyKey, UsageRollup
 
 WINDOWS = [(7, "7 days"), (30, "30 days"), (90, "90 days")]
+SUMS = {**usage_stats.TOTALS, "cost": spend_stats.SPEND["cost"]}
+"""Tokens and their cost in USD (unpriced requests add nothing), from the daily rollups."""
 
 
 class UsageFilter(forms.Form):
@@ -28,7 +31,7 @@ class UsageFilter(forms.Form):
 
 
 def grouped(rows, *names: str) -> list[dict]:
-    return list(rows.order_by().values(*names).annotate(**usage_stats.TOTALS).order_by("-tokens"))
+    return list(rows.order_by().values(*names).annotate(**SUMS).order_by("-tokens"))
 
 
 def per_key(rows, user) -> list[dict]:
@@ -54,14 +57,15 @@ def usage(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(key_id=wanted["key"].pk)
     if wanted.get("model"):
         rows = rows.filter(requested_model=wanted["model"])
-    per_day = usage_stats.per_day(rows, days)
+    per_day = usage_stats.per_day(rows, days, SUMS)
     context = {
         "form": form,
         "days": days,
-        "totals": usage_stats.totals(rows),
+        "totals": usage_stats.totals(rows, SUMS),
         "per_day": per_day,
         "bars": usage_stats.bars([(d["day"], d["tokens"]) for d in per_day]),
         "per_key": per_key(rows, request.user),
         "per_model": [{**row, "model": row["requested_model"]} for row in grouped(rows, "requested_model")],
+        "budgets": budgets_of(request.user),
     }
     return render(request, "portal/usage.html", context)

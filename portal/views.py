@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.forms import KeyForm
-from portal.policy import PolicyRefusal, active_keys, creation_refusal, issue_key, models_for, policy_for
+from portal.policy import PolicyRefusal, active_keys, creation_refusal, issue_key, policy_for
+from portal.reach import models_open_to
 from routing import audit
 from routing.models import ProxyKey
 from routing.usage_stats import key_usage
@@ -32,7 +33,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "policy": policy,
         "refusal": creation_refusal(request.user, policy),
         "active_count": active_keys(request.user).count(),
-        "models": models_for(request.user),
+        "reach": models_open_to(request.user),
     }
     return render(request, "portal/home.html", context)
 

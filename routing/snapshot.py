@@ -230,6 +230,11 @@ def _load_key(digest: str) -> KeyInfo | None:
     key = ProxyKey.objects.select_related("user").filter(secret_hash=digest).first()
     if key is None or not key.user.is_active:
         return None
+    return key_info(key)
+
+
+def key_info(key) -> KeyInfo:
+    """What the gateway knows of a key when it serves a request with it (also what the portal lists)."""
     return KeyInfo(
         id=key.id,
         prefix=key.prefix,

@@ -39,16 +39,16 @@ def per_user(rows: QuerySet[UsageRollup]) -> list[dict]:
     return [{**r, "user__username": names.get(r["user_id"], "")} for r in found]
 
 
-def per_day(rows: QuerySet[UsageRollup], days: int) -> list[dict]:
+def per_day(rows: QuerySet[UsageRollup], days: int, sums: dict = TOTALS) -> list[dict]:
     """One entry per calendar day of the window, zeros included, oldest first."""
-    found = {r["day"]: r for r in rows.order_by().values("day").annotate(**TOTALS)}
+    found = {r["day"]: r for r in rows.order_by().values("day").annotate(**sums)}
     today = timezone.localdate()
-    empty = dict.fromkeys(TOTALS, 0)
+    empty = dict.fromkeys(sums, 0)
     return [{"day": d, **found.get(d, empty)} for d in (today - timedelta(days=n) for n in range(days - 1, -1, -1))]
 
 
-def totals(rows: QuerySet[UsageRollup]) -> dict:
-    return rows.aggregate(**TOTALS)
+def totals(rows: QuerySet[UsageRollup], sums: dict = TOTALS) -> dict:
+    return rows.aggregate(**sums)
 
 
 @dataclass(frozen=True)

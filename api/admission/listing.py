@@ -22,10 +22,22 @@ MAX_LIMIT = 1000
 
 
 def may_ask_for(caller: Caller, routes: Sequence[RouteInfo], directs: Mapping[str, ProviderInfo]) -> list[str]:
+    return open_to(caller, caller.user_id, caller.group_ids, routes, directs)
+
+
+def open_to(
+    caller: Caller,
+    user_id: int | None,
+    group_ids: frozenset[int],
+    routes: Sequence[RouteInfo],
+    directs: Mapping[str, ProviderInfo],
+) -> list[str]:
+    """The names `caller`'s key allows, of the routes open to that user and groups (the key's own, or, for
+    the portal, a user who has no key yet and `Caller()`)."""
     wanted = {
         r.pattern.strip(): r
         for r in reversed(routes)  # the first route of a name wins, as in resolution
-        if r.pattern.strip() and not GLOB_CHARS & set(r.pattern) and r.applies_to(caller.user_id, caller.group_ids)
+        if r.pattern.strip() and not GLOB_CHARS & set(r.pattern) and r.applies_to(user_id, group_ids)
     }
     for provider in directs.values():
         models = {t.model for r in routes for t in r.targets if t.provider.id == provider.id}
