@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -39,6 +40,8 @@ class Exchange:
     first_byte_timeout: float = 0.0
     hold: str | None = None
     """The id of the request's reservation on its key's limits, settled once it ends."""
+    on_finish: list[Callable[[int], None]] = field(default_factory=list)
+    """Called with the request's total tokens when it ends: the served target's place (api/forward/balance.py)."""
     _progress_due: float = 0.0
     _finished: bool = False
 
@@ -135,6 +138,8 @@ class Exchange:
         self.record.latency_ms = self.elapsed_ms()
         if self.hold is not None:
             limits.settle(self.hold, self.record.total_tokens)
+        for release in self.on_finish:
+            release(self.record.total_tokens)
         if self.request_body and bodies.wanted(self.record.status):
             self.record.request_body = bodies.as_text(self.request_body)
             self.record.response_body = bodies.as_text(self.response_body or "(streamed)")

@@ -15,6 +15,7 @@ from api.accounting import metrics
 from api.accounting.exchange import Exchange
 from api.admission.auth import Caller
 from api.forward.attempts import with_retries
+from api.forward.balance import Demand
 from api.forward.sse import PING, encode_events, ping_frame, with_pings
 from api.http import lifecycle
 from api.http.errors import GatewayError
@@ -42,14 +43,16 @@ def translate_request(body: JSON, route: RouteInfo, body_size: int) -> tuple[JSO
 
 
 async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body_size: int) -> HttpResponse:
-    """Translate, call (with retries and fallbacks before any byte is sent), translate back."""
+    """Translate, call (balanced over the route's targets, with retries and fallbacks before any byte is
+    sent), translate back."""
+    demand = Demand.of(caller.key.id if caller.key else None, body, body_size)
     if body.get("stream"):
 
         async def open_stream(r: RouteInfo) -> tuple[httpx.Response, Context]:
             upstream, ctx = translate_request(body, r, body_size)
             return await openai.open_response(client_for(r.provider), r.provider, upstream), ctx
 
-        _, (response, ctx) = await with_retries(ex, route, caller, open_stream)
+        _, (response, ctx) = await with_retries(ex, route, caller, open_stream, demand)
         return StreamingHttpResponse(
             _stream(ex, response, StreamTranslator(ctx)),
             content_type="text/event-stream",
@@ -60,7 +63,7 @@ async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body
         upstream, ctx = translate_request(body, r, body_size)
         return await openai.complete(client_for(r.provider), r.provider, upstream), ctx
 
-    _, (completion, ctx) = await with_retries(ex, route, caller, complete)
+    _, (completion, ctx) = await with_retries(ex, route, caller, complete, demand)
     try:
         message = to_anthropic_message(completion, ctx)
     except UpstreamFormatError as exc:
