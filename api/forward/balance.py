@@ -4,8 +4,8 @@
   order (rendezvous hashing weighted by weight), so its conversation stays on one deployment and the
   provider's prompt cache keeps hitting, while across callers the weights still split the traffic.
 - ordered: the targets in their position order (the first healthy one serves).
-- least_busy: fewest requests open in this process; a caller keeps its own target while that has at most
-  AFFINITY_SLACK more open than the least busy one.
+- least_busy: fewest requests open in this process; a caller keeps its own target while that is among the
+  least busy (within AFFINITY_SLACK requests).
 - lowest_latency: lowest moving average of time to the upstream's first byte (unmeasured ones first).
 
 Targets whose provider's circuit is cooling are left out (health.py). A provider at its own rpm/tpm limit
@@ -30,7 +30,7 @@ from api.translate.tokens import input_bound
 from api.translate.types import JSON
 from routing.resolve import ProviderInfo, RouteInfo
 
-AFFINITY_SLACK = 1
+AFFINITY_SLACK = 0
 LATENCY_WEIGHT = 0.3
 """Weight of the newest sample in the moving average of time to first byte."""
 WINDOW = 60
