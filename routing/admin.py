@@ -13,6 +13,7 @@ from api.forward import connection_test
 from api.http.errors import GatewayError
 from routing import (
     access,
+    admin_health,
     admin_tokens,  # noqa: F401  (replaces knox's token admin: list and revoke only)
     admin_usage,  # noqa: F401  (registers the usage log and audit pages)
     keys,
@@ -80,10 +81,20 @@ class ProviderForm(forms.ModelForm):
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
-    list_display = ("name", "kind", "profile", "base_url", "masked_key", "enabled", "env_badge", "updated_at")
+    list_display = (
+        "name",
+        "kind",
+        "profile",
+        "base_url",
+        "masked_key",
+        "enabled",
+        "health_state",
+        "env_badge",
+        "updated_at",
+    )
     list_filter = ("kind", "profile", "enabled", "managed_by_env")
     search_fields = ("name", "base_url")
-    readonly_fields = ("masked_key", "managed_by_env", "created_at", "updated_at")
+    readonly_fields = ("masked_key", "managed_by_env", "health", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "kind", "profile", "base_url", "enabled", "managed_by_env")}),
         ("Credentials", {"fields": ("masked_key", "api_key", "clear_api_key", "extra_headers", "api_version")}),
@@ -95,6 +106,7 @@ class ProviderAdmin(admin.ModelAdmin):
             "Account limits and health",
             {
                 "fields": (
+                    "health",
                     "rpm_limit",
                     "tpm_limit",
                     "circuit_failures",
@@ -135,6 +147,14 @@ class ProviderAdmin(admin.ModelAdmin):
             )
         for name in sorted(set(selected.values()) - {r["provider"] for r in results}):
             self.message_user(request, f"{name}: not tested, it is disabled or has no enabled route", messages.WARNING)
+
+    @admin.display(description="Health")
+    def health_state(self, obj: Provider) -> str:
+        return admin_health.state_badge(obj)
+
+    @admin.display(description="Health")
+    def health(self, obj: Provider) -> str:
+        return admin_health.details(obj) if obj.pk else "—"
 
     @admin.display(description="API key")
     def masked_key(self, obj: Provider) -> str:

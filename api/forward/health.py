@@ -86,6 +86,11 @@ def read_all() -> dict[int, Circuit]:
     return _cache.circuits
 
 
+def current() -> dict[int, Circuit]:
+    """`circuits` for synchronous readers (the admin): at most READ_EVERY seconds old."""
+    return _cache.circuits if time.monotonic() < _cache.expires else read_all()
+
+
 async def circuits() -> dict[int, Circuit]:
     """The circuits as this process last read them, at most READ_EVERY seconds old."""
     if time.monotonic() < _cache.expires:
