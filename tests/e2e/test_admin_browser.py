@@ -179,8 +179,8 @@ def add_route(page, screens: Screens) -> None:
     visit(page, "/admin/routing/modelroute/add/")
     page.fill("#id_pattern", PATTERN)
     page.fill("#id_priority", "1")
-    page.select_option("#id_provider", label=PROVIDER)
-    page.fill("#id_target_model", TARGET_MODEL)
+    page.select_option("#id_targets-0-provider", label=PROVIDER)
+    page.fill("#id_targets-0-model", TARGET_MODEL)
     screens.shoot("route-add")
     save(page)
     assert page.url.endswith("/admin/routing/modelroute/")
@@ -298,12 +298,9 @@ def check_setup_stored(gateway: Gateway, upstream_url: str, secret: str) -> dict
     fernet = Fernet(gateway.env["PROXY_ENCRYPTION_KEY"])
     assert fernet.decrypt(provider["api_key_encrypted"].encode()).decode() == PROVIDER_KEY
     [route] = gateway.query("SELECT * FROM routing_modelroute WHERE pattern = ?", PATTERN)
-    assert (route["priority"], route["provider_id"], route["target_model"], route["enabled"]) == (
-        1,
-        provider["id"],
-        TARGET_MODEL,
-        1,
-    )
+    assert (route["priority"], route["enabled"]) == (1, 1)
+    [target] = gateway.query("SELECT * FROM routing_routetarget WHERE route_id = ?", route["id"])
+    assert (target["provider_id"], target["model"], target["weight"]) == (provider["id"], TARGET_MODEL, 1)
     [user] = gateway.query("SELECT * FROM auth_user WHERE username = ?", USER)
     assert user["password"].startswith("!") and not user["is_staff"]  # no password login, no admin
     key = stored_key(gateway)
