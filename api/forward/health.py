@@ -31,6 +31,8 @@ READ_EVERY = 1.0
 PROBE_TIMEOUT = 30.0
 """A probe not answered by then (its worker died) lets another request probe."""
 SWAP_TRIES = 5
+KEPT = 20
+"""Failure times kept per provider (what the admin counts in the window), at least the threshold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +150,12 @@ async def failed(provider: ProviderInfo, error: ProviderError, now: float) -> No
 
     def count(old: Circuit) -> Circuit:
         window = provider.circuit_window
-        failures = (*(t for t in old.failures if t > now - window), now)[-max(provider.circuit_failures, 1) :]
+        failures = (*(t for t in old.failures if t > now - window), now)[-max(provider.circuit_failures, KEPT) :]
         new = replace(old, failures=failures, error=error.error.message[:200], error_at=now)
         probing = old.until > 0 and now >= old.until
         if probing or (len(failures) >= provider.circuit_failures and now >= old.until):
             cooldown = min(provider.circuit_cooldown * 2**old.trips, MAX_COOLDOWN)
-            new = replace(new, until=max(now + cooldown, old.until), trips=old.trips + 1, failures=())
+            new = replace(new, until=max(now + cooldown, old.until), trips=old.trips + 1)
         if error.error.status == 429 and (asked := retry_after_seconds(error.error)) is not None:
             new = replace(new, until=max(new.until, now + asked))
         return new
