@@ -134,6 +134,9 @@ async def _attempt_on(ex: Exchange, place: balance.Place, attempt: Callable[[Rou
         if health.trips_circuit(exc):
             await health.failed(target.provider, exc, time.time())
         raise
+    except BaseException:  # a bug, or the client gone: the place is given back all the same
+        place.end(0)
+        raise
     balance.measured(target, time.perf_counter() - started)
     metrics.attempted(target.provider.name, "ok")
     ex.on_finish.append(place.end)

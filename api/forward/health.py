@@ -14,6 +14,7 @@ circuit at most once per READ_EVERY seconds, so a request that meets no failure 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 
@@ -156,8 +157,8 @@ async def failed(provider: ProviderInfo, error: ProviderError, now: float) -> No
         if probing or (len(failures) >= provider.circuit_failures and now >= old.until):
             cooldown = min(provider.circuit_cooldown * 2**old.trips, MAX_COOLDOWN)
             new = replace(new, until=max(now + cooldown, old.until), trips=old.trips + 1)
-        if error.error.status == 429 and (asked := retry_after_seconds(error.error)) is not None:
-            new = replace(new, until=max(new.until, now + asked))
+        if error.error.status == 429 and (asked := retry_after_seconds(error.error)):
+            new = replace(new, until=max(new.until, now + min(asked, MAX_COOLDOWN)))
         return new
 
     await _run(_change, provider.id, count)
@@ -181,9 +182,11 @@ def retry_after_seconds(error: ApiError) -> float | None:
     """What the upstream asked for in `retry-after-ms` or `retry-after` (seconds), if it said."""
     try:
         if error.retry_after_ms:
-            return float(error.retry_after_ms) / 1000
-        if error.retry_after:
-            return float(error.retry_after)
+            asked = float(error.retry_after_ms) / 1000
+        elif error.retry_after:
+            asked = float(error.retry_after)
+        else:
+            return None
     except ValueError:
         return None  # an HTTP date: fall back to our own backoff
-    return None
+    return max(asked, 0.0) if math.isfinite(asked) else None

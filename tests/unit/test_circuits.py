@@ -108,6 +108,15 @@ async def test_a_429_with_retry_after_cools_that_provider_exactly_that_long(shar
     assert await health.admit(p, NOW + 5.0)
 
 
+@pytest.mark.parametrize("asked", ["999999999", "inf", "nan", "-5"])
+async def test_an_upstreams_retry_after_cannot_cool_a_provider_past_ten_minutes_nor_confuse_it(shared_store, asked):
+    p = provider()
+    await health.failed(p, failure(429, "slow down", retry_after=asked), NOW)
+    circuit = health.read_all()[p.id]
+    assert circuit.until in (0, NOW + health.MAX_COOLDOWN)
+    assert await health.admit(p, NOW + health.MAX_COOLDOWN)
+
+
 async def test_a_probe_lost_with_its_worker_is_given_to_another_request_later(shared_store):
     p = provider()
     await fail(p, 3, NOW)
