@@ -12,9 +12,17 @@ from tests.integration.conftest import usage_rows
 
 
 def value(text: str, series: str) -> float:
+    """A series' value in a scrape; 0 when absent (counters are process-wide: tests compare before and after)."""
     found = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
-    assert found, f"{series} not in the scrape"
-    return float(found[1])
+    return float(found[1]) if found else 0.0
+
+
+async def scrape(async_client) -> str:
+    return (await async_client.get("/metrics", headers={"authorization": "Bearer scrape-me"})).content.decode()
+
+
+def attempts(text: str, provider: str, outcome: str) -> float:
+    return value(text, f'gateway_provider_attempts_total{{outcome="{outcome}",provider="{provider}"}}')
 
 
 async def test_a_scrape_counts_attempts_per_provider_and_shows_each_circuit(
@@ -24,18 +32,16 @@ async def test_a_scrape_counts_attempts_per_provider_and_shows_each_circuit(
     east, west, north = deployments
     await deploy(gateway["route"], [east, west, north], [1, 1, 1], circuit_failures=1)
     west.stop()
+    before = await scrape(async_client)
     for n in range(20):
         assert (await post(async_client, gateway["secret"], f"session-{n}")).status_code == 200
     await usage_rows()
-    scrape = (await async_client.get("/metrics", headers={"authorization": "Bearer scrape-me"})).content.decode()
-    assert value(scrape, 'gateway_provider_attempts_total{outcome="api_error",provider="west"}') == 1
-    served = [
-        value(scrape, f'gateway_provider_attempts_total{{outcome="ok",provider="{name}"}}')
-        for name in ("east", "north")
-    ]
-    assert sum(served) == 20
-    assert value(scrape, 'gateway_provider_circuit_state{provider="west"}') == 2
-    assert value(scrape, 'gateway_provider_circuit_state{provider="east"}') == 0
+    after = await scrape(async_client)
+    assert attempts(after, "west", "api_error") - attempts(before, "west", "api_error") == 1
+    served = sum(attempts(after, name, "ok") - attempts(before, name, "ok") for name in ("east", "north"))
+    assert served == 20
+    assert value(after, 'gateway_provider_circuit_state{provider="west"}') == 2
+    assert 'gateway_provider_circuit_state{provider="east"} 0.0' in after
 
 
 async def test_a_healthy_two_target_route_reads_the_store_at_most_once_a_second(
