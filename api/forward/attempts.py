@@ -85,9 +85,9 @@ class Cooling(Exception):
 
 
 def overloaded(routes: list[RouteInfo]) -> ProviderError:
-    """The 529 a client gets when every target it could reach is cooling down."""
+    """The 529 a client gets when no target it could reach may be tried (cooling down, or at its limits)."""
     wait = math.ceil(health.soonest_end([t.provider.id for r in routes for t in r.targets], time.time()))
-    message = f"Every upstream for this model is cooling down after failures; retry in {wait} s."
+    message = f"Every upstream for this model is cooling down or at its rate limit; retry in {wait} s."
     return ProviderError(ApiError(529, "overloaded_error", message, retry_after=str(wait)))
 
 

@@ -63,7 +63,7 @@ class Circuit:
 @dataclass(slots=True)
 class _Cache:
     circuits: dict[int, Circuit] = field(default_factory=dict)
-    raw: dict[int, bytes] = field(default_factory=dict)
+    """Replaced, never changed in place: with Redis, writes run on a thread while the loop reads."""
     expires: float = 0.0
 
 
@@ -82,9 +82,7 @@ def _decode(raw: bytes) -> Circuit:
 
 def read_all() -> dict[int, Circuit]:
     """Every stored circuit, fresh from the store (the admin and /metrics; the hot path uses `circuits`)."""
-    raw = store().circuits()
-    _cache.raw = {int(k): v for k, v in raw.items()}
-    _cache.circuits = {k: _decode(v) for k, v in _cache.raw.items()}
+    _cache.circuits = {int(k): _decode(v) for k, v in store().circuits().items()}
     _cache.expires = time.monotonic() + READ_EVERY
     return _cache.circuits
 
@@ -103,7 +101,7 @@ async def circuits() -> dict[int, Circuit]:
 
 def forget() -> None:
     """Drop this process's cached read (tests, after clearing the store)."""
-    _cache.circuits, _cache.raw, _cache.expires = {}, {}, 0.0
+    _cache.circuits, _cache.expires = {}, 0.0
 
 
 async def _run(work, *args):
@@ -120,10 +118,8 @@ def _change(provider_id: int, update) -> Circuit | None:
         new = update(_decode(raw) if raw else Circuit())
         encoded = orjson.dumps(asdict(new)) if new is not None else None
         if counters.swap_circuit(str(provider_id), raw, encoded):
-            if new is None:
-                _cache.circuits.pop(provider_id, None)
-            else:
-                _cache.circuits = {**_cache.circuits, provider_id: new}
+            others = {k: v for k, v in _cache.circuits.items() if k != provider_id}
+            _cache.circuits = others if new is None else {**others, provider_id: new}
             return new
     log.warning("circuit of provider %s changed under us %d times; giving up this update", provider_id, SWAP_TRIES)
     return None
