@@ -123,7 +123,7 @@ async def reserve(
     key = caller.key
     if key is None or not (key.rpm_limit or key.tpm_limit or key.budget_tokens):
         return None
-    reachable = reachable_routes(route, routes, caller.user_id, caller.group_ids)
+    reachable = [t for r in reachable_routes(route, routes, caller.user_id, caller.group_ids) for t in r.bound]
     amount = input_bound(body, body_size) + output_bound(body, reachable)
     now = time.time()
     checks = _checks(key, amount, now)
