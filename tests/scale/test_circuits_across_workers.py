@@ -50,16 +50,17 @@ def attempts(cluster: Cluster, replies) -> list[int]:
     return [cluster.gateway.usage_rows(request_id=r.request_id)[0]["attempts"] for r in replies]
 
 
-def test_a_circuit_opened_by_one_worker_keeps_the_other_away_from_that_provider(cluster):
+def test_failures_add_up_across_workers_and_the_open_circuit_holds_in_both(cluster):
     pinned = cluster.connections(per_worker=1)
     (first, [a]), (second, [b]) = pinned.items()
     try:
-        opening = [cluster.post(a, CLIENT_KEY) for _ in range(3)]
-        time.sleep(1.2)  # the other worker re-reads the shared circuits at most a second later
+        before = cluster.post(b, CLIENT_KEY)  # failure 1, met by the second worker (which now has a cached read)
+        opening = [cluster.post(a, CLIENT_KEY) for _ in range(2)]  # failures 2 and 3, by the first: open
+        time.sleep(1.2)  # the second worker re-reads the shared circuits at most a second later
         after = [cluster.post(b, CLIENT_KEY) for _ in range(4)]
     finally:
         close_all(pinned)
-    assert [(r.status, r.worker) for r in opening] == [(200, first)] * 3, cluster.log_tail()
-    assert [(r.status, r.worker) for r in after] == [(200, second)] * 4, cluster.log_tail()
-    assert attempts(cluster, opening) == [2, 2, 2]  # the dead deployment failed, the live one answered
-    assert attempts(cluster, after) == [1, 1, 1, 1]  # never tried by the worker that met no failure
+    assert [(r.status, r.worker) for r in (before, *after)] == [(200, second)] * 5, cluster.log_tail()
+    assert [(r.status, r.worker) for r in opening] == [(200, first)] * 2, cluster.log_tail()
+    assert attempts(cluster, [before, *opening]) == [2, 2, 2]  # the dead deployment failed, the live one answered
+    assert attempts(cluster, after) == [1, 1, 1, 1]  # the second worker no longer tries it
