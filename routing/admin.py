@@ -43,7 +43,9 @@ class ProviderForm(forms.ModelForm):
         fields = "__all__"
         help_texts = {
             "extra_headers": "Sent with every upstream call. Values of headers named like a credential (auth, key,"
-            f" token, secret...) are write-only: they show as {STORED!r}; keep that to keep the value."
+            f" token, secret...) are write-only: they show as {STORED!r}; keep that to keep the value.",
+            "circuit_failures": "Failures (connect, timeout, 5xx, 529, 429) within the window that cool it down;"
+            " 0 turns its circuit off (errors then always reach the client as they come).",
         }
 
     def __init__(self, *args, **kwargs):

@@ -1,8 +1,8 @@
 """Provider circuits: failures open them, a cool-down keeps traffic away, one probe closes them again.
 
-A provider that fails (connect error, timeout, 5xx, 529, 429) `circuit_failures` times within
-`circuit_window` seconds is open for `circuit_cooldown` seconds, doubled on each trip in a row (up to
-MAX_COOLDOWN); a 429's retry-after cools it at least that long. Once the cool-down is over it is
+A provider that fails (connect error, timeout, 5xx, 529, 429) `circuit_failures` times (0: it has no
+circuit) within `circuit_window` seconds is open for `circuit_cooldown` seconds, doubled on each trip in
+a row (up to MAX_COOLDOWN); a 429's retry-after cools it at least that long. Once the cool-down is over it is
 half-open: one request, across every worker, may probe it (`admit` claims the probe); its success
 closes the circuit, its failure opens it again for longer. Client errors never count.
 
@@ -143,7 +143,10 @@ async def admit(provider: ProviderInfo, now: float) -> bool:
 
 
 async def failed(provider: ProviderInfo, error: ProviderError, now: float) -> None:
-    """Count a failure of `provider`; open its circuit when it is due (or when it said retry-after)."""
+    """Count a failure of `provider`; open its circuit when it is due (or when it said retry-after).
+    A provider with `circuit_failures` 0 has no circuit: nothing is counted."""
+    if not provider.circuit_failures:
+        return
 
     def count(old: Circuit) -> Circuit:
         window = provider.circuit_window

@@ -62,6 +62,14 @@ async def test_the_nth_failure_in_the_window_opens_the_circuit_for_the_cooldown(
     assert (circuit.state(NOW + 1), circuit.until, circuit.error) == ("open", NOW + 0.2 + 30, "upstream down")
 
 
+async def test_a_provider_with_circuit_failures_0_has_no_circuit(shared_store):
+    p = provider(circuit_failures=0)
+    await fail(p, 10, NOW)
+    await health.failed(p, failure(429, "slow down", retry_after="30"), NOW + 2)
+    assert health.read_all() == {}
+    assert await health.admit(p, NOW + 3)
+
+
 async def test_failures_further_apart_than_the_window_never_add_up(shared_store):
     p = provider()
     for i in range(5):
