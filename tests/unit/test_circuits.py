@@ -151,11 +151,14 @@ def test_only_failures_of_the_provider_trip_a_circuit(status, message, trips):
     assert health.trips_circuit(failure(status, message)) is trips
 
 
-def _fail_in_another_process(state_dir: str, now: float, queue) -> None:
-    os.environ.update({"DJANGO_SETTINGS_MODULE": "proxy_site.settings", "STATE_DIR": state_dir, "CACHE_URL": ""})
+def _fail_in_another_process(state_dir: str, cache_url: str, prefix: str, now: float, queue) -> None:
+    """Another worker on this test's shared store: STATE_DIR's file, or Redis under this run's key prefix."""
+    os.environ.update({"DJANGO_SETTINGS_MODULE": "proxy_site.settings", "STATE_DIR": state_dir, "CACHE_URL": cache_url})
     import django
+    from django.conf import settings
 
     django.setup()
+    settings.CACHES["default"]["KEY_PREFIX"] = prefix
     from api.forward import health as worker_health
 
     async def work() -> bool:
@@ -169,7 +172,8 @@ def _fail_in_another_process(state_dir: str, now: float, queue) -> None:
 async def test_a_circuit_opened_by_another_worker_process_holds_in_this_one(settings):
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    worker = ctx.Process(target=_fail_in_another_process, args=(str(settings.STATE_DIR), NOW, queue))
+    args = (str(settings.STATE_DIR), settings.CACHE_URL, settings.CACHES["default"]["KEY_PREFIX"], NOW, queue)
+    worker = ctx.Process(target=_fail_in_another_process, args=args)
     worker.start()
     assert queue.get(timeout=60) is True
     worker.join(timeout=30)
