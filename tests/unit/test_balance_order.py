@@ -3,6 +3,7 @@ the thousand requests a split needs). The live-upstream tests are in tests/integ
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import Counter
@@ -124,7 +125,16 @@ async def test_a_provider_at_its_tpm_limit_is_skipped_and_settling_frees_it():
     assert await balance.claim(ex, r.bound[0], demand, time.time()) is None
     place.end(20)  # it used 20
     assert balance.inflight[100] == 0
-    assert await balance.claim(ex, r.bound[0], demand, time.time()) is not None
+    assert await _claimed_within_a_second(ex, r.bound[0], demand)
+
+
+async def _claimed_within_a_second(ex, target, demand) -> bool:
+    """On Redis a settlement runs on a thread once the request ends: the next claim may wait for it."""
+    for _ in range(50):
+        if await balance.claim(ex, target, demand, time.time()) is not None:
+            return True
+        await asyncio.sleep(0.02)
+    return False
 
 
 @pytest.mark.parametrize("strategy", ["weighted", "ordered", "least_busy", "lowest_latency"])
