@@ -121,6 +121,8 @@ def run_all(args, pinning: processes.Pinning, tmp: Path) -> tuple[dict, dict]:
             home.mkdir()
             with processes.gateway(pinning, home, fake_port, args.workers) as (gw, gw_port):
                 key = processes.issue_key(home, fake_port) if scenario.team_key else processes.CLIENT_KEY
+                if scenario.targets > 1:
+                    processes.add_targets(home, fake_port, scenario.targets)
                 runs[scenario.name] = uvloop.run(
                     run_scenario(args, scenario, (gw.pid, gw_port), (fake.pid, fake_port), profiles, key)
                 )

@@ -157,6 +157,28 @@ def issue_key(tmp: Path, upstream_port: int) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+ADD_TARGETS = """
+from routing.models import Provider, RouteTarget
+env = Provider.objects.get(name="env")
+for n in range(2, {count} + 1):
+    provider = Provider(name=f"bench-{{n}}", base_url=env.base_url, profile=env.profile)
+    provider.api_key = "x"
+    provider.save()
+    for target in RouteTarget.objects.filter(provider=env):
+        RouteTarget.objects.create(route=target.route, provider=provider, model=target.model, position=n)
+"""
+
+
+def add_targets(tmp: Path, upstream_port: int, count: int) -> None:
+    """Give every route `count` targets, weighted alike (other providers on the same fake upstream), and
+    wait for the gateway's route cache (CACHE_SECONDS, 5 s) to load them."""
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", ADD_TARGETS.format(count=count)],
+        cwd=REPO, env=gateway_env(tmp, upstream_port), capture_output=True, text=True, timeout=120, check=True,
+    )
+    time.sleep(6)
+
+
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url + "/health", timeout=2) as response:

@@ -24,6 +24,7 @@ class Scenario:
     delay_ms: int = 0
     tools: bool = False
     team_key: bool = False  # an issued proxy key with limits, instead of the single-user ANTHROPIC_API_KEY
+    targets: int = 1  # deployments per route (each another provider on the same fake), weighted 1:1
     about: str = ""
 
     @property
@@ -66,6 +67,7 @@ EXTRA = (
     Scenario("small_c32_key", 32, team_key=True, about="small non-stream, 32 concurrent, proxy key with limits"),
     Scenario("stream_tools_c32", 32, stream=True, tools=True, about="stream answering with a Write tool call"),
     Scenario("claude_code_stream_c8", 8, body="claude_code", stream=True, about="75 KB body, streamed"),
+    Scenario("small_c32_two_targets", 32, targets=2, about="small_c32 over a route with two weighted targets"),
 )
 BY_NAME = {s.name: s for s in SCENARIOS + EXTRA}
 

@@ -14,6 +14,7 @@ from api.http.errors import GatewayError
 from routing import (
     access,
     admin_explain,
+    admin_health,
     admin_spend,  # noqa: F401  (registers prices, budgets and the spend page)
     admin_tokens,  # noqa: F401  (replaces knox's token admin: list and revoke only)
     admin_usage,  # noqa: F401  (registers the usage log and audit pages)
@@ -45,7 +46,9 @@ class ProviderForm(forms.ModelForm):
         fields = "__all__"
         help_texts = {
             "extra_headers": "Sent with every upstream call. Values of headers named like a credential (auth, key,"
-            f" token, secret...) are write-only: they show as {STORED!r}; keep that to keep the value."
+            f" token, secret...) are write-only: they show as {STORED!r}; keep that to keep the value.",
+            "circuit_failures": "Failures (connect, timeout, 5xx, 529, 429) within the window that cool it down;"
+            " 0 turns its circuit off (errors then always reach the client as they come).",
         }
 
     def __init__(self, *args, **kwargs):
@@ -83,10 +86,20 @@ class ProviderForm(forms.ModelForm):
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
-    list_display = ("name", "kind", "profile", "base_url", "masked_key", "enabled", "env_badge", "updated_at")
+    list_display = (
+        "name",
+        "kind",
+        "profile",
+        "base_url",
+        "masked_key",
+        "enabled",
+        "health_state",
+        "env_badge",
+        "updated_at",
+    )
     list_filter = ("kind", "profile", "enabled", "managed_by_env")
     search_fields = ("name", "base_url")
-    readonly_fields = ("masked_key", "managed_by_env", "created_at", "updated_at")
+    readonly_fields = ("masked_key", "managed_by_env", "health", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "kind", "profile", "base_url", "enabled", "managed_by_env")}),
         ("Credentials", {"fields": ("masked_key", "api_key", "clear_api_key", "extra_headers", "api_version")}),
@@ -98,6 +111,7 @@ class ProviderAdmin(admin.ModelAdmin):
             "Account limits and health",
             {
                 "fields": (
+                    "health",
                     "rpm_limit",
                     "tpm_limit",
                     "circuit_failures",
@@ -138,6 +152,14 @@ class ProviderAdmin(admin.ModelAdmin):
             )
         for name in sorted(set(selected.values()) - {r["provider"] for r in results}):
             self.message_user(request, f"{name}: not tested, it is disabled or has no enabled route", messages.WARNING)
+
+    @admin.display(description="Health")
+    def health_state(self, obj: Provider) -> str:
+        return admin_health.state_badge(obj)
+
+    @admin.display(description="Health")
+    def health(self, obj: Provider) -> str:
+        return admin_health.details(obj) if obj.pk else "—"
 
     @admin.display(description="API key")
     def masked_key(self, obj: Provider) -> str:

@@ -71,11 +71,13 @@ def env_configured() -> bool:
 
 @transaction.atomic
 def sync_env_provider() -> Provider | None:
-    """Create or update provider `env` and its four routes; None when the environment names none."""
+    """Create or update provider `env` and its four routes; None when the environment names none. A new
+    `env` has no circuit (`circuit_failures` 0): one provider and no fallback, so its errors reach the
+    client as they come instead of 529s while it would cool down; an admin may turn it on."""
     if not env_configured():
         return None
     base_url = settings.OPENAI_BASE_URL or DEFAULT_BASE_URL
-    provider = Provider.objects.filter(name=ENV_PROVIDER).first() or Provider(name=ENV_PROVIDER)
+    provider = Provider.objects.filter(name=ENV_PROVIDER).first() or Provider(name=ENV_PROVIDER, circuit_failures=0)
     provider.kind = Provider.Kind.OPENAI
     provider.base_url = base_url
     provider.api_key = settings.OPENAI_API_KEY

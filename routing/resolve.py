@@ -33,6 +33,11 @@ class ProviderInfo:
     first_byte_timeout: float = 600.0
     max_retries: int = 2
     max_output_tokens: int | None = None
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+    circuit_failures: int = 3
+    circuit_window: int = 60
+    circuit_cooldown: int = 30
     version: str = ""
     """Changes whenever the row changes; pooled HTTP clients are rebuilt on a new version."""
 

@@ -105,6 +105,11 @@ def provider_info(p) -> ProviderInfo:
         first_byte_timeout=p.first_byte_timeout,
         max_retries=p.max_retries,
         max_output_tokens=p.max_output_tokens,
+        rpm_limit=p.rpm_limit,
+        tpm_limit=p.tpm_limit,
+        circuit_failures=p.circuit_failures,
+        circuit_window=p.circuit_window,
+        circuit_cooldown=p.circuit_cooldown,
         version=p.updated_at.isoformat() if p.updated_at else "",
     )
 

@@ -72,10 +72,15 @@ def _state_dir(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _fresh_limit_counters(_state_dir):
-    """Each test starts with no requests, tokens or budgets counted against any key."""
+    """Each test starts with no requests, tokens or budgets counted against any key, every circuit closed
+    and no target busy or measured."""
     from api.admission.counters import store
+    from api.forward import balance, health
 
     store().clear()
+    health.forget()
+    balance.inflight.clear()
+    balance.latency.clear()
     yield
 
 

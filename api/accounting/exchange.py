@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -47,6 +48,8 @@ class Exchange:
     """The caller's budgets: checked for alerts once the request has settled."""
     prices: PriceTable | None = None
     """The price table read at admission: the row is priced from it when the request ends."""
+    on_finish: list[Callable[[int], None]] = field(default_factory=list)
+    """Called with the request's total tokens when it ends: the served target's place (api/forward/balance.py)."""
     _progress_due: float = 0.0
     _finished: bool = False
 
@@ -146,6 +149,8 @@ class Exchange:
         if self.hold is not None:
             limits.settle(self.hold, self.record.total_tokens, spent_micros(self.record))
             alerts.after_request(self.budgets)
+        for release in self.on_finish:
+            release(self.record.total_tokens)
         if self.request_body and bodies.wanted(self.record.status):
             self.record.request_body = bodies.as_text(self.request_body)
             self.record.response_body = bodies.as_text(self.response_body or "(streamed)")

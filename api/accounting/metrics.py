@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import time
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -44,6 +45,12 @@ UPSTREAM_ERRORS = Counter(
     "gateway_upstream_errors_total", "Failed requests by provider and error type.", ["provider", "error_type"]
 )
 RETRIES = Counter("gateway_upstream_retries_total", "Upstream attempts beyond the first.", ["provider"])
+ATTEMPTS = Counter(
+    "gateway_provider_attempts_total",
+    "Upstream attempts by provider and outcome (ok, or the error type); failover makes several per request.",
+    ["provider", "outcome"],
+)
+CIRCUIT_STATES = ("closed", "half-open", "open")
 INFLIGHT_STREAMS = Gauge("gateway_inflight_streams", "Streams being relayed now.", multiprocess_mode="livesum")
 USAGE_QUEUE = Gauge("gateway_usage_queue_depth", "Usage rows waiting to be written.", multiprocess_mode="livesum")
 USAGE_DROPPED = Counter("gateway_usage_rows_dropped_total", "Usage rows dropped because the queue was full.")
@@ -71,6 +78,30 @@ def observe(record) -> None:
         RETRIES.labels(provider).inc(record.attempts - 1)
 
 
+def attempted(provider: str, outcome: str) -> None:
+    ATTEMPTS.labels(provider, outcome).inc()
+
+
+def circuit_states() -> bytes:
+    """`gateway_provider_circuit_state`: 0 closed, 1 half-open, 2 open, per provider, read from the shared
+    store at scrape time (one value for every worker, so it is not a per-process series)."""
+    from api.forward import health
+    from routing.models import Provider
+
+    registry = CollectorRegistry()
+    gauge = Gauge(
+        "gateway_provider_circuit_state",
+        "Circuit per provider: 0 closed, 1 half-open, 2 open.",
+        ["provider"],
+        registry=registry,
+    )
+    circuits, now = health.read_all(), time.time()
+    for provider_id, name in Provider.objects.filter(enabled=True).values_list("id", "name"):
+        circuit = circuits.get(provider_id)
+        gauge.labels(name).set(CIRCUIT_STATES.index(circuit.state(now)) if circuit else 0)
+    return generate_latest(registry)
+
+
 def view(request: HttpRequest) -> HttpResponse:
     token = settings.METRICS_TOKEN
     if not token:
@@ -84,5 +115,5 @@ def view(request: HttpRequest) -> HttpResponse:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
-    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        return HttpResponse(generate_latest(registry) + circuit_states(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest() + circuit_states(), content_type=CONTENT_TYPE_LATEST)

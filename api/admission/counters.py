@@ -69,6 +69,8 @@ class Counters(Protocol):
     def settle(self, hold_id: str, amount: int, money: int = 0) -> bool: ...
     def peek(self, name: str, now: float) -> int | None: ...
     def clear(self) -> None: ...
+    def circuits(self) -> dict[str, bytes]: ...
+    def swap_circuit(self, name: str, expected: bytes | None, new: bytes | None) -> bool: ...
 
 
 def retry_after(oldest_second: int, window: int, now: float) -> int:
@@ -80,6 +82,7 @@ CREATE TABLE IF NOT EXISTS bucket (name TEXT, second INTEGER, amount INTEGER, PR
     WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS budget (name TEXT PRIMARY KEY, amount INTEGER, expires REAL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS hold (id TEXT PRIMARY KEY, entries BLOB, created REAL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS circuit (name TEXT PRIMARY KEY, state BLOB) WITHOUT ROWID;
 """
 
 
@@ -115,8 +118,32 @@ class LocalCounters:
 
     def clear(self) -> None:
         self._transaction(
-            lambda db: db.execute("DELETE FROM bucket").execute("DELETE FROM budget").execute("DELETE FROM hold")
+            lambda db: (
+                db.execute("DELETE FROM bucket")
+                .execute("DELETE FROM budget")
+                .execute("DELETE FROM hold")
+                .execute("DELETE FROM circuit")
+            )
         )
+
+    def circuits(self) -> dict[str, bytes]:
+        """Every provider's circuit state as stored (api/forward/health.py reads and writes it)."""
+        return dict(self._db().execute("SELECT name, state FROM circuit").fetchall())
+
+    def swap_circuit(self, name: str, expected: bytes | None, new: bytes | None) -> bool:
+        """Compare and swap one circuit's state (None: absent); False when another worker changed it first."""
+
+        def work(db: sqlite3.Connection) -> bool:
+            row = db.execute("SELECT state FROM circuit WHERE name = ?", (name,)).fetchone()
+            if (row[0] if row else None) != expected:
+                return False
+            if new is None:
+                db.execute("DELETE FROM circuit WHERE name = ?", (name,))
+            else:
+                db.execute("INSERT OR REPLACE INTO circuit VALUES (?, ?)", (name, new))
+            return True
+
+        return self._transaction(work)
 
     def _reserve(self, db: sqlite3.Connection, hold_id: str, checks: list[Check], now: float) -> Outcome:
         second = int(now)

@@ -90,6 +90,14 @@ end
 return 1
 """
 
+# KEYS: the circuits hash. ARGV: provider, expected state ('' when absent), new state ('' to delete).
+_SWAP = """
+local current = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if current ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
+return 1
+"""
+
 
 class RedisCounters:
     blocking = True
@@ -100,6 +108,7 @@ class RedisCounters:
         self._reserve = self._client.register_script(_RESERVE)
         self._settle = self._client.register_script(_SETTLE)
         self._seed = self._client.register_script(_SEED)
+        self._swap = self._client.register_script(_SWAP)
 
     def reserve(self, hold_id: str, checks: list[Check], now: float) -> Outcome:
         args: list = [repr(now), HOLD_LIFETIME]
@@ -125,6 +134,12 @@ class RedisCounters:
     def peek(self, name: str, now: float) -> int | None:
         amount, expires = self._client.hmget(self.prefix + name, "a", "e")
         return None if amount is None or float(expires) <= now else int(amount)
+
+    def circuits(self) -> dict[str, bytes]:
+        return {k.decode(): v for k, v in self._client.hgetall(self.prefix + "circuits").items()}
+
+    def swap_circuit(self, name: str, expected: bytes | None, new: bytes | None) -> bool:
+        return bool(self._swap(keys=[self.prefix + "circuits"], args=[name, expected or b"", new or b""]))
 
     def clear(self) -> None:
         names = list(self._client.scan_iter(match=self.prefix + "*", count=1000))

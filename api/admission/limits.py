@@ -121,10 +121,11 @@ async def reserve(
     key = caller.key
     if key is None or not (key.rpm_limit or key.tpm_limit or key.budgets):
         return None
-    reachable = reachable_routes(route, routes, caller.user_id, caller.group_ids)
-    input_tokens, output_tokens = input_bound(body, body_size), output_bound(body, reachable)
+    reached = reachable_routes(route, routes, caller.user_id, caller.group_ids)
+    deployments = [t for r in reached for t in r.bound]  # every target: balancing may pick any of them
+    input_tokens, output_tokens = input_bound(body, body_size), output_bound(body, deployments)
     amount = input_tokens + output_tokens
-    cost = _cost_bound(key, reachable, prices, input_tokens, output_tokens)
+    cost = _cost_bound(key, reached, prices, input_tokens, output_tokens)
     found = budget_checks(key.budgets, amount, cost)
     checks = _window_checks(key, amount) + [b.check for b in found]
     now = time.time()

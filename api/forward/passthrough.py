@@ -18,7 +18,8 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from api.accounting.costs import add_cost_header
 from api.accounting.exchange import Exchange
-from api.forward.attempts import retry_delay
+from api.forward.attempts import Cooling, overloaded, try_route
+from api.forward.balance import Demand
 from api.forward.sse import encode_events
 from api.http.scrub import ErrorEventScrubber, scrub, scrub_bytes
 from api.providers.clients import Upstream, client_for
@@ -66,16 +67,7 @@ def _copy_headers(source: httpx.Headers, target: HttpResponse, ex: Exchange) -> 
 
 
 async def forward(ex: Exchange, request: HttpRequest, body: JSON, route: RouteInfo, endpoint: str) -> HttpResponse:
-    provider = route.provider
-    payload = prepare_body(body, target_model=route.target_model, max_tokens_cap=route.max_tokens)
-    client = client_for(provider)
-    http_request = client.request(
-        "POST",
-        upstream_url(provider, endpoint, request.META.get("QUERY_STRING", "")),
-        content=orjson.dumps(payload),
-        headers=upstream_headers(request, provider),
-    )
-    upstream = await _send(ex, client, http_request, provider)
+    upstream = await _send(ex, request, body, route, endpoint)
     streaming = upstream.headers.get("content-type", "").startswith("text/event-stream")
     if upstream.status_code == 200 and streaming:
         response = StreamingHttpResponse(
@@ -96,26 +88,46 @@ async def forward(ex: Exchange, request: HttpRequest, body: JSON, route: RouteIn
     return response
 
 
-async def _send(ex: Exchange, client: Upstream, http_request: httpx.Request, provider: ProviderInfo) -> httpx.Response:
-    """Send, retried as on the OpenAI path (attempts.py) while nothing has reached the client: connect
-    errors, timeouts and retryable statuses. The last answer, error or not, goes back as it came."""
-    deadline = time.monotonic() + settings.RETRY_DEADLINE
-    attempt = 0
-    while True:
-        ex.record.attempts += 1
+class _Answered(ProviderError):
+    """A retryable upstream answer, its body read: relayed as it came when no other try succeeds."""
+
+    def __init__(self, error: ProviderError, upstream: httpx.Response) -> None:
+        super().__init__(error.error, retryable=error.retryable)
+        self.upstream = upstream
+
+
+async def _send(ex: Exchange, request: HttpRequest, body: JSON, route: RouteInfo, endpoint: str) -> httpx.Response:
+    """Send over the route's targets, balanced and retried as on the OpenAI path (attempts.py) while
+    nothing has reached the client: connect errors, timeouts and retryable statuses. The last answer,
+    error or not, goes back as it came."""
+    query = request.META.get("QUERY_STRING", "")
+
+    async def attempt(target: RouteInfo) -> httpx.Response:
+        provider = target.provider
+        payload = prepare_body(body, target_model=target.target_model, max_tokens_cap=target.max_tokens)
+        client = client_for(provider)
+        http_request = client.request(
+            "POST",
+            upstream_url(provider, endpoint, query),
+            content=orjson.dumps(payload),
+            headers=upstream_headers(request, provider),
+        )
         upstream, error = await _attempt(client, http_request)
         if error is None:
             return upstream
-        delay = retry_delay(error, attempt, provider.max_retries, deadline)
-        if delay is None:
-            if upstream is None:
-                raise error
-            return upstream  # its body is read; the caller's `aread()` returns it
-        if upstream is not None:
-            await upstream.aclose()
-        log.info("retrying %s in %.2fs after %s", provider.name, delay, error.error.status)
-        await asyncio.sleep(delay)
-        attempt += 1
+        if upstream is None:
+            raise error
+        raise _Answered(error, upstream)  # its body is read; the caller's `aread()` returns it
+
+    demand = Demand.of(ex.record.key_id, body, len(request.body))
+    deadline = time.monotonic() + settings.RETRY_DEADLINE
+    try:
+        _, upstream = await try_route(ex, route, demand, attempt, deadline)
+    except _Answered as answered:
+        return answered.upstream
+    except Cooling:
+        raise overloaded([route]) from None
+    return upstream
 
 
 async def _attempt(client: Upstream, http_request: httpx.Request) -> tuple[httpx.Response | None, ProviderError | None]:

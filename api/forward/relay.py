@@ -16,6 +16,7 @@ from api.accounting.costs import add_cost_header
 from api.accounting.exchange import Exchange
 from api.admission.auth import Caller
 from api.forward.attempts import with_retries
+from api.forward.balance import Demand
 from api.forward.dialects import Dialect, Translator, dialect_for
 from api.forward.sse import PING, encode_events, ping_frame, with_pings
 from api.http import lifecycle
@@ -46,7 +47,9 @@ def translate_request(body: JSON, route: RouteInfo, body_size: int, caller: Call
 
 
 async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body_size: int) -> HttpResponse:
-    """Translate, call (with retries and fallbacks before any byte is sent), translate back."""
+    """Translate, call (balanced over the route's targets, with retries and fallbacks before any byte is
+    sent), translate back."""
+    demand = Demand.of(caller.key.id if caller.key else None, body, body_size)
     if body.get("stream"):
 
         async def open_stream(r: RouteInfo) -> tuple[httpx.Response, Translator]:
@@ -54,7 +57,7 @@ async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body
             opened = await openai.open_response(client_for(r.provider), r.provider, upstream, dialect.path)
             return opened, dialect.stream_translator(ctx)
 
-        _, (response, translator) = await with_retries(ex, route, caller, open_stream)
+        _, (response, translator) = await with_retries(ex, route, caller, open_stream, demand)
         return StreamingHttpResponse(
             _stream(ex, response, translator),
             content_type="text/event-stream",
@@ -65,7 +68,7 @@ async def relay(ex: Exchange, caller: Caller, body: JSON, route: RouteInfo, body
         upstream, ctx, dialect = translate_request(body, r, body_size, caller)
         return await openai.complete(client_for(r.provider), r.provider, upstream, dialect.path), ctx, dialect
 
-    _, (completion, ctx, dialect) = await with_retries(ex, route, caller, complete)
+    _, (completion, ctx, dialect) = await with_retries(ex, route, caller, complete, demand)
     try:
         message = dialect.message(completion, ctx)
     except UpstreamFormatError as exc:

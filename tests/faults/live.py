@@ -34,7 +34,8 @@ env = sync_env_provider()
 env.max_retries = {env_retries}
 env.save()
 retrying = Provider(name="retrying", kind="openai", base_url=env.base_url, profile=env.profile,
-                    read_timeout=env.read_timeout, connect_timeout=env.connect_timeout, max_retries=2)
+                    read_timeout=env.read_timeout, connect_timeout=env.connect_timeout, max_retries=2,
+                    circuit_failures=0)  # failures are provoked one after another: no circuit opens
 retrying.api_key = "sk-fake-upstream-key"
 retrying.save()
 ModelRoute.objects.create(priority=1, pattern="*{retry}*").targets.create(provider=retrying, model="fault-retry")
