@@ -362,11 +362,11 @@ class UsageRollup(models.Model):
     counts, and NULLs would never meet in the unique key the writer's upsert adds to."""
 
     day = models.DateField()
-    user_id = models.PositiveIntegerField(default=0)
-    key_id = models.PositiveIntegerField(default=0)
-    route_id = models.PositiveIntegerField(default=0)
-    target_id = models.PositiveIntegerField(default=0, help_text="0: no target (the row was refused before routing).")
-    provider_id = models.PositiveIntegerField(default=0)
+    user_id = models.PositiveBigIntegerField(default=0)
+    key_id = models.PositiveBigIntegerField(default=0)
+    route_id = models.PositiveBigIntegerField(default=0)
+    target_id = models.PositiveBigIntegerField(default=0, help_text="0: no target (the row was refused before routing).")
+    provider_id = models.PositiveBigIntegerField(default=0)
     requested_model = models.CharField(max_length=200, blank=True)
     upstream_model = models.CharField(max_length=200, blank=True)
     status_class = models.PositiveSmallIntegerField(help_text="The HTTP status's first digit: 2, 4 or 5.")
