@@ -14,7 +14,10 @@ pytestmark = pytest.mark.django_db
 BUDGETS = EXAMPLE.replace(
     "  - name: team-red\n",
     "  - name: team-red\n    budget: {usd: 500, period: month}\n    alert_at: [1.0, 0.5, 0.8]\n",
-).replace("    staff: true\n", "    staff: true\n    budget: {tokens: 1000000, usd: 12.5, period: week}\n    alert_at: [0.9]\n")
+).replace(
+    "    staff: true\n",
+    "    staff: true\n    budget: {tokens: 1000000, usd: 12.5, period: week}\n    alert_at: [0.9]\n",
+)
 
 
 def _budget(model, **owner) -> tuple:
