@@ -75,3 +75,13 @@ def test_a_file_without_alerts_leaves_the_stored_webhook_alone(config_file, monk
 
     assert apply(config_file("groups:\n  - name: team-red\n")).splitlines()[1:] == ["  group team-red: created"]
     assert AlertSettings.current().webhook_url == HOOK
+
+
+def test_a_placeholder_set_to_nothing_removes_the_stored_webhook(config_file, monkeypatch):
+    monkeypatch.setenv("TEAM_HOOK", HOOK)
+    apply(config_file(ALERTS))
+    monkeypatch.setenv("TEAM_HOOK", "")
+
+    assert apply(config_file(ALERTS)).splitlines()[1:] == ["  alerts webhook_url: changed"]
+    assert AlertSettings.current().webhook_url == ""
+    assert "alerts" not in export()  # nothing stored: nothing to export
