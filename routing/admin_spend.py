@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.validators import URLValidator
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -108,6 +109,7 @@ class AlertSettingsForm(forms.ModelForm):
         required=False,
         max_length=500,
         assume_scheme="https",
+        validators=[URLValidator(schemes=["http", "https"])],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Write-only: stored encrypted, never shown again. Leave blank to keep the current one;"
         " none stored: alerts go to ALERT_WEBHOOK_URL.",
