@@ -18,7 +18,7 @@ from api.translate.profiles import PROFILE_NAMES
 from routing import credentials
 from routing.conditions import NAMES as CONDITION_NAMES
 from routing.conditions import parse_conditions
-from routing.spend import BudgetAlert, Price, TeamBudget, UserBudget  # noqa: F401  (this app's spend models)
+from routing.spend import AlertSettings, BudgetAlert, Price, TeamBudget, UserBudget  # noqa: F401  (this app's spend models)
 
 KEY_FOR_NEW_HOST = "enter the API key again to send it to a new host"
 
