@@ -175,9 +175,11 @@ class AlertQueue:
             log.warning("budget alert queue full: a check was skipped")
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued check is done (tests)."""
+        """Wait until every settlement under way has queued its check and every check is done (tests)."""
+        from api.admission import limits
+
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
+        while self._queue.unfinished_tasks or limits.settling():
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.01)

@@ -7,6 +7,7 @@ progress, finished (before the response ends). A crash in between leaves an `int
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -144,8 +145,8 @@ class Exchange:
         self.record.latency_ms = self.elapsed_ms()
         price_record(self.record, self.prices)
         if self.hold is not None:
-            limits.settle(self.hold, self.record.total_tokens, spent_micros(self.record))
-            alerts.after_request(self.budgets)
+            alert = functools.partial(alerts.after_request, self.budgets) if self.budgets else None
+            limits.settle(self.hold, self.record.total_tokens, spent_micros(self.record), then=alert)
         if self.request_body and bodies.wanted(self.record.status):
             self.record.request_body = bodies.as_text(self.request_body)
             self.record.response_body = bodies.as_text(self.response_body or "(streamed)")
