@@ -3,12 +3,14 @@ what is left of them, and the spend summary by user, team, model and provider wi
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.validators import URLValidator
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from routing import spend_stats, usage_stats
-from routing.models import Price, TeamBudget, UsageLog, UserBudget
+from routing import credentials, spend_stats, usage_stats
+from routing.models import AlertSettings, Price, TeamBudget, UsageLog, UserBudget
 from routing.prices import MICRO
 
 
@@ -100,3 +102,48 @@ class TeamBudgetAdmin(BudgetAdmin):
 
     def owner_id(self, obj: TeamBudget) -> int:
         return obj.group_id
+
+
+class AlertSettingsForm(forms.ModelForm):
+    webhook_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        validators=[URLValidator(schemes=["http", "https"])],
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Write-only: stored encrypted, never shown again. Leave blank to keep the current one;"
+        " none stored: alerts go to ALERT_WEBHOOK_URL.",
+    )
+    clear_webhook_url = forms.BooleanField(required=False, help_text="Remove the stored URL.")
+
+    class Meta:
+        model = AlertSettings
+        fields = ()
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("clear_webhook_url"):
+            self.instance.webhook_url = ""
+        elif cleaned.get("webhook_url"):
+            self.instance.webhook_url = cleaned["webhook_url"]
+        return cleaned
+
+
+@admin.register(AlertSettings)
+class AlertSettingsAdmin(admin.ModelAdmin):
+    """One row: where budget alerts go. The URL is write-only, like a provider's key."""
+
+    form = AlertSettingsForm
+    list_display = ("__str__", "masked_webhook_url", "updated_at")
+    readonly_fields = ("masked_webhook_url", "updated_at")
+    fields = ("masked_webhook_url", "webhook_url", "clear_webhook_url", "updated_at")
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and not AlertSettings.objects.exists()
+
+    @admin.display(description="Webhook URL")
+    def masked_webhook_url(self, obj: AlertSettings) -> str:
+        try:
+            return credentials.mask(obj.webhook_url) or "(none: ALERT_WEBHOOK_URL)"
+        except credentials.CredentialError:
+            return "(undecryptable)"

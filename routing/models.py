@@ -18,7 +18,7 @@ from api.translate.profiles import PROFILE_NAMES
 from routing import credentials
 from routing.conditions import NAMES as CONDITION_NAMES
 from routing.conditions import parse_conditions
-from routing.spend import BudgetAlert, Price, TeamBudget, UserBudget  # noqa: F401  (this app's spend models)
+from routing.spend import AlertSettings, BudgetAlert, Price, TeamBudget, UserBudget  # noqa: F401  (this app's spend models)
 
 KEY_FOR_NEW_HOST = "enter the API key again to send it to a new host"
 
@@ -365,7 +365,7 @@ class UsageRollup(models.Model):
     user_id = models.PositiveBigIntegerField(default=0)
     key_id = models.PositiveBigIntegerField(default=0)
     route_id = models.PositiveBigIntegerField(default=0)
-    target_id = models.PositiveBigIntegerField(default=0, help_text="0: no target (the row was refused before routing).")
+    target_id = models.PositiveBigIntegerField(default=0, help_text="0: no target (refused before routing).")
     provider_id = models.PositiveBigIntegerField(default=0)
     requested_model = models.CharField(max_length=200, blank=True)
     upstream_model = models.CharField(max_length=200, blank=True)

@@ -15,6 +15,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from routing import credentials
+
 PERIODS = [("day", "day"), ("week", "week"), ("month", "month"), ("total", "total")]
 
 
@@ -135,3 +137,34 @@ class BudgetAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.owner_id} {self.period} at {self.threshold}"
+
+
+class AlertSettings(models.Model):
+    """Where budget alerts go, set from the admin or the config file's `alerts` section: one row (pk 1).
+    The webhook URL is a secret (a Slack hook URL is its own credential), so it is stored encrypted
+    like a provider's key; empty, alerts go to ALERT_WEBHOOK_URL."""
+
+    webhook_url_encrypted = models.TextField(blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "alert settings"
+
+    def __str__(self) -> str:
+        return "alert settings"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1  # one row: a second save is the same row
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def current(cls) -> AlertSettings:
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+    @property
+    def webhook_url(self) -> str:
+        return credentials.decrypt(self.webhook_url_encrypted)
+
+    @webhook_url.setter
+    def webhook_url(self, value: str) -> None:
+        self.webhook_url_encrypted = credentials.encrypt(value) if value else ""

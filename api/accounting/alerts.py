@@ -1,6 +1,7 @@
 """Budget alerts: when a user's or team's spend reaches one of its `alert_at` fractions, one alert per
-threshold and period goes to the webhook (ALERT_WEBHOOK_URL: a Slack-compatible `text` and structured
-fields) and, for a user's budget, to the user's email when EMAIL_HOST is set.
+threshold and period goes to the webhook (the admin's or config file's `AlertSettings`, else
+ALERT_WEBHOOK_URL: a Slack-compatible `text` and structured fields) and, for a user's budget, to the
+user's email when EMAIL_HOST is set.
 
 All of it runs on one daemon thread: a request only enqueues its budgets (never blocks, never fails).
 The thread reads each budget's shared counter (settled spend plus holds in flight, so an alert may come
@@ -27,6 +28,7 @@ from django.utils import timezone
 from api.admission.budgets import counter_name
 from api.admission.counters import store
 from routing.budget_info import BudgetInfo
+from routing.credentials import CredentialError
 from routing.periods import Period, period_of
 from routing.prices import MICRO
 
@@ -111,8 +113,9 @@ def deliver(crossing: Crossing) -> bool:
     """Send to the webhook and the email, each retried; True when every channel took it."""
     payload = crossing.payload()
     sent = True
-    if settings.ALERT_WEBHOOK_URL:
-        sent &= _with_retries("webhook", lambda: _post(payload))
+    url = webhook_url()
+    if url:
+        sent &= _with_retries("webhook", lambda: _post(url, payload))
     if settings.EMAIL_HOST and crossing.budget.email:
         subject = f"Budget alert: {payload['owner']} at {crossing.threshold:.0%}"
         mail = (subject, payload["text"], settings.DEFAULT_FROM_EMAIL, [crossing.budget.email])
@@ -120,8 +123,20 @@ def deliver(crossing: Crossing) -> bool:
     return sent
 
 
-def _post(payload: dict) -> None:
-    httpx.post(settings.ALERT_WEBHOOK_URL, json=payload, timeout=5.0).raise_for_status()
+def webhook_url() -> str:
+    """The stored URL when one is set, else ALERT_WEBHOOK_URL; read per alert (this thread only), so a
+    change made in the admin or by apply_config applies to the next alert of every worker."""
+    from routing.models import AlertSettings
+
+    try:
+        return AlertSettings.current().webhook_url or settings.ALERT_WEBHOOK_URL
+    except CredentialError:
+        log.error("the stored alert webhook URL cannot be decrypted; using ALERT_WEBHOOK_URL")
+        return settings.ALERT_WEBHOOK_URL
+
+
+def _post(url: str, payload: dict) -> None:
+    httpx.post(url, json=payload, timeout=5.0).raise_for_status()
 
 
 def _with_retries(channel: str, send) -> bool:
@@ -160,9 +175,11 @@ class AlertQueue:
             log.warning("budget alert queue full: a check was skipped")
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued check is done (tests)."""
+        """Wait until every settlement under way has queued its check and every check is done (tests)."""
+        from api.admission import limits
+
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
+        while self._queue.unfinished_tasks or limits.settling():
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.01)

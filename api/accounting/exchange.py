@@ -7,6 +7,7 @@ progress, finished (before the response ends). A crash in between leaves an `int
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -147,8 +148,8 @@ class Exchange:
         self.record.latency_ms = self.elapsed_ms()
         price_record(self.record, self.prices)
         if self.hold is not None:
-            limits.settle(self.hold, self.record.total_tokens, spent_micros(self.record))
-            alerts.after_request(self.budgets)
+            alert = functools.partial(alerts.after_request, self.budgets) if self.budgets else None
+            limits.settle(self.hold, self.record.total_tokens, spent_micros(self.record), then=alert)
         for release in self.on_finish:
             release(self.record.total_tokens)
         if self.request_body and bodies.wanted(self.record.status):

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from asgiref.sync import sync_to_async
 
@@ -150,20 +150,34 @@ def _cost_bound(key: KeyInfo, reachable, prices: PriceTable | None, input_tokens
     return cost
 
 
-def settle(hold_id: str, tokens: int, micros: int = 0) -> None:
+def settle(hold_id: str, tokens: int, micros: int = 0, then: Callable[[], None] | None = None) -> None:
     """The request has ended: its reservation becomes the tokens it used (and on USD budgets its cost in
-    micro-dollars). Never raises; on Redis it runs off the event loop."""
+    micro-dollars), and then `then` runs (budget alerts read the settled counters). Never raises; on
+    Redis it runs off the event loop."""
     if store().blocking and _running_loop():
-        asyncio.get_running_loop().run_in_executor(None, _settle_quietly, hold_id, tokens, micros)
+        future = asyncio.get_running_loop().run_in_executor(None, _settle_quietly, hold_id, tokens, micros, then)
+        _settling.add(future)
+        future.add_done_callback(_settling.discard)
     else:
-        _settle_quietly(hold_id, tokens, micros)
+        _settle_quietly(hold_id, tokens, micros, then)
 
 
-def _settle_quietly(hold_id: str, tokens: int, micros: int) -> None:
+_settling: set[asyncio.Future] = set()
+"""Settlements running off the event loop (Redis): held here until done, and counted by `settling`."""
+
+
+def settling() -> int:
+    """How many settlements (and what runs after them) are still under way."""
+    return len(_settling)
+
+
+def _settle_quietly(hold_id: str, tokens: int, micros: int, then: Callable[[], None] | None) -> None:
     try:
         store().settle(hold_id, tokens, micros)
     except Exception:  # the counters' store is down: the reservation stays (conservative), the request ends
         log.exception("settling the limits of request %s failed", hold_id)
+    if then is not None:
+        then()
 
 
 def _running_loop() -> bool:

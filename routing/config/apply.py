@@ -1,7 +1,8 @@
 """Apply a checked config: every problem found first, then one function per section, in one transaction.
 
-A later issue wires in its section by moving its check out of `CHECKS` and adding its function to
-`SECTIONS` (in dependency order: what a section refers to is applied before it).
+A section's checks that need more than the schema join `CHECKS`; its function joins `SECTIONS` in
+dependency order: what a section refers to is applied before it (providers before prices, users before
+their budgets).
 """
 
 from __future__ import annotations
@@ -20,14 +21,10 @@ from routing.config.references import Known, check_references
 from routing.config.routes import apply_routes, check_route_conditions
 from routing.config.schema import GatewayConfig
 from routing.config.secrets import resolve_secrets
-from routing.config.unsupported import (
-    unsupported_alerts,
-    unsupported_budgets,
-    unsupported_prices,
-)
+from routing.config.spend import apply_alerts, apply_budgets, apply_prices, check_spend_values
 
-CHECKS = (check_route_conditions, unsupported_prices, unsupported_budgets, unsupported_alerts)
-SECTIONS = (apply_providers, apply_groups, apply_users, apply_routes)
+CHECKS = (check_route_conditions, check_spend_values)
+SECTIONS = (apply_providers, apply_prices, apply_groups, apply_users, apply_budgets, apply_routes, apply_alerts)
 
 
 def apply_config(

@@ -168,6 +168,7 @@ class UserSpec(Strict):
     email: Annotated[str, Field(max_length=254)] = ""
     groups: list[GroupName] = []
     budget: BudgetSpec | None = None
+    alert_at: list[Annotated[float, Field(gt=0, le=1)]] = []
     staff: bool = False
 
     @field_validator("email")

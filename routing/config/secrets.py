@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
 from api.providers.headers import header_problem
 from routing.config.errors import ConfigError
 from routing.config.schema import GatewayConfig
@@ -61,9 +64,18 @@ def resolve_secrets(config: GatewayConfig, environ: Mapping[str, str]) -> Gatewa
         providers.append(spec.model_copy(update={"api_key": api_key, "extra_headers": headers}))
     alerts = config.alerts
     if alerts is not None:
-        alerts = alerts.model_copy(
-            update={"webhook_url": fill(alerts.webhook_url, environ, "alerts.webhook_url", problems)}
-        )
+        url = fill(alerts.webhook_url, environ, "alerts.webhook_url", problems)
+        if url and not _is_http_url(url):  # the value itself stays out of the message: it is a secret
+            problems.append("alerts.webhook_url: must be an http:// or https:// URL")
+        alerts = alerts.model_copy(update={"webhook_url": url})
     if problems:
         raise ConfigError(problems)
     return config.model_copy(update={"providers": providers, "alerts": alerts})
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        return False
+    return True

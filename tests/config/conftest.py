@@ -104,7 +104,16 @@ def database_state() -> dict:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from routing.models import ModelRoute, Provider, RouteFallback, RouteTarget
+    from routing.models import (
+        AlertSettings,
+        ModelRoute,
+        Price,
+        Provider,
+        RouteFallback,
+        RouteTarget,
+        TeamBudget,
+        UserBudget,
+    )
 
     User = get_user_model()
     return {
@@ -117,4 +126,8 @@ def database_state() -> dict:
         "users": list(User.objects.order_by("pk").values()),
         "memberships": list(User.groups.through.objects.order_by("pk").values()),
         "groups": list(Group.objects.order_by("pk").values()),
+        "prices": list(Price.objects.order_by("pk").values()),
+        "team_budgets": list(TeamBudget.objects.order_by("pk").values()),
+        "user_budgets": list(UserBudget.objects.order_by("pk").values()),
+        "alert_settings": list(AlertSettings.objects.values()),
     }

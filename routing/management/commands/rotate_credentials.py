@@ -1,4 +1,5 @@
-"""Re-encrypt every stored provider API key under the first PROXY_ENCRYPTION_KEY.
+"""Re-encrypt every stored provider API key (and the stored alert webhook URL) under the first
+PROXY_ENCRYPTION_KEY.
 
 Rotation: put the new Fernet key first in PROXY_ENCRYPTION_KEY and keep the old ones after it
 (`NEW,OLD`), restart, run this command, then drop the old keys from the list. Nothing else about a
@@ -11,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from routing import credentials
-from routing.models import Provider
+from routing.models import AlertSettings, Provider
 
 
 class Command(BaseCommand):
@@ -31,6 +32,11 @@ class Command(BaseCommand):
                     rotated[provider.pk] = credentials.rotate(provider.api_key_encrypted)
                 except InvalidToken:
                     unreadable.append(provider.name)
+            hook = AlertSettings.objects.select_for_update().exclude(webhook_url_encrypted="").first()
+            try:
+                hook_token = hook and credentials.rotate(hook.webhook_url_encrypted)
+            except InvalidToken:
+                unreadable.append("(the alert webhook URL)")
             if unreadable:
                 raise CommandError(
                     f"{len(unreadable)} provider key(s) cannot be decrypted with any key in PROXY_ENCRYPTION_KEY: "
@@ -43,4 +49,6 @@ class Command(BaseCommand):
             # update(), not save(): the plaintext, updated_at and the cached snapshots stay as they are.
             for pk, token in rotated.items():
                 Provider.objects.filter(pk=pk).update(api_key_encrypted=token)
+            if hook_token:
+                AlertSettings.objects.filter(pk=hook.pk).update(webhook_url_encrypted=hook_token)
         self.stdout.write(f"Re-encrypted {len(rotated)} provider key(s) under the first PROXY_ENCRYPTION_KEY.")
