@@ -269,11 +269,12 @@ def test_a_replica_killed_mid_load_loses_no_usage_row_and_the_balancer_takes_it_
     after_down = [a for a in answers if a.at > load.down_at]
     print(
         f"\n{len(answers)} requests, killed after {KILL_AFTER}: taken out after"
-        f" {(load.down_at - load.killed_at) * 1000:.0f} ms; {Counter((a.served_by, a.status) for a in answers)}"
+        f" {(load.down_at - load.killed_at) * 1000:.0f} ms; {Counter((a.served_by, a.status) for a in answers)};"
+        f" failed at (ms after the kill) {[round((a.at - load.killed_at) * 1000) for a in failed]}"
     )
     assert load.down_at and len(after_down) >= AFTER_DOWN, "the load ran to its end"
     assert {a.served_by for a in answers if a.at < load.killed_at} == set(NAMES)
-    assert len(failed) <= CONCURRENCY and all(a.at <= load.down_at for a in failed), failed
+    assert all(a.at <= load.down_at and a.status in (502, 503) for a in failed), failed
     assert {(a.status, a.served_by) for a in after_down} == {(200, survivor.name)}
 
     seen = {a.request_id: a for a in answers if a.request_id}
@@ -287,7 +288,7 @@ def test_a_replica_killed_mid_load_loses_no_usage_row_and_the_balancer_takes_it_
     while not seen.keys() <= (rows := Counter(r[0] for r in usage_rows(cluster.database_url))).keys():
         assert time.monotonic() < deadline, f"missing rows: {seen.keys() - rows.keys()}"
         time.sleep(0.2)
-    print(f"{len(only_journaled)} rows written only after the replay; {len(failed)} requests failed at the kill")
+    print(f"{len(only_journaled)} rows written only after the replay")
     assert all(rows[request_id] == 1 for request_id in seen)
     cluster.balancer.wait_for_states({victim.name: "UP"})
     assert {a.served_by for a in through_balancer(cluster, CLIENT_KEY, 4, concurrency=1)} == set(NAMES)
