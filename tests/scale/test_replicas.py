@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from routing.keys import DISPLAY_LENGTH
-from tests.e2e.servers import CLIENT_KEY, Gateway, free_port, gateway_env, start_gateway, stop
+from tests.e2e.servers import CLIENT_KEY, Gateway, GatewayDidNotStart, free_port, gateway_env, start_gateway, stop
 from tests.fakes.openai_upstream import FakeUpstream
 from tests.faults.test_kill9_usage import kill_9
 from tests.scale import services as svc
@@ -97,7 +97,10 @@ def post(port: int, key: str, timeout: float = 30.0) -> Answer:
 def start_replica(replica: Replica, tmp: Path) -> None:
     """Serve `replica` on its port (again, after a kill: same STATE_DIR, so its journal is replayed)."""
     tmp.mkdir(exist_ok=True)
-    replica.gateway = start_gateway(tmp, {**replica.env, "WORKERS": str(WORKERS)}, port=replica.port)
+    try:
+        replica.gateway = start_gateway(tmp, replica.env, port=replica.port)
+    except GatewayDidNotStart as exc:
+        pytest.fail(f"replica {replica.name}: {exc}", pytrace=False)
     replica.workers = wait_for_workers(replica.gateway, replica.port)
     assert len(replica.workers) == WORKERS, replica.gateway.log_text()[-4000:]
 
@@ -113,6 +116,7 @@ def cluster(tmp_path_factory) -> Iterator[Replicas]:
             "CACHE_URL": svc.with_path(found.cache_url, f"/{REDIS_DB}"),
             "CACHE_SECONDS": "600",
             "USAGE_FLUSH_SECONDS": "2.0",
+            "WORKERS": str(WORKERS),
         }
         replicas: dict[str, Replica] = {}
         try:
