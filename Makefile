@@ -42,11 +42,12 @@ test: test-setup
 	$(SUITE_ON_PG)
 
 # What the tests need, installed and started when missing (quick when present): the pinned Claude
-# Code CLI in .cache/ (end-to-end tests), Debian's Chromium (the admin browser test), PostgreSQL and
-# Redis on loopback (tests/scale/ and the PostgreSQL pass).
+# Code CLI in .cache/ (end-to-end tests), Debian's Chromium (the admin browser test), Debian's HAProxy
+# (the replica test), PostgreSQL and Redis on loopback (tests/scale/ and the PostgreSQL pass).
 test-setup: $(VENV)/.dev services
 	bash scripts/install_claude_code.sh
 	bash scripts/install_chromium.sh
+	bash scripts/install_haproxy.sh
 
 services:
 	bash scripts/ci_services.sh

@@ -15,7 +15,6 @@ from django.conf import settings
 from routing import snapshot
 
 log = logging.getLogger("routing.invalidation")
-CHANNEL = "gateway:invalidate"
 _listener: threading.Thread | None = None
 
 
@@ -29,13 +28,21 @@ def _client():
     return redis.Redis.from_url(settings.CACHE_URL, socket_connect_timeout=2, socket_timeout=2)
 
 
+def channel(client) -> str:
+    """Pub/sub channels span every database of a Redis server: the name carries the database and the
+    cache's key prefix, so gateways that share a server on other databases never drop our snapshots."""
+    database = client.connection_pool.connection_kwargs.get("db", 0)
+    return f"{settings.CACHES['default']['KEY_PREFIX']}:{database}:invalidate"
+
+
 def publish() -> None:
     """Drop this process's snapshots now and ask every other process to do the same."""
     snapshot.invalidate_all()
     if not enabled():
         return
     try:
-        _client().publish(CHANNEL, b"1")
+        client = _client()
+        client.publish(channel(client), b"1")
     except Exception as exc:  # others still catch up within CACHE_SECONDS
         log.warning("could not publish an invalidation: %s", type(exc).__name__)
 
@@ -52,8 +59,9 @@ def start_listener() -> None:
 def _listen() -> None:
     while True:
         try:
-            pubsub = _client().pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(CHANNEL)
+            client = _client()
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(channel(client))
             snapshot.invalidate_all()  # anything missed while (re)connecting
             for message in pubsub.listen():
                 if message.get("type") == "message":

@@ -154,9 +154,10 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(timeout=5)
 
 
-def start_gateway(tmp: Path, env: dict[str, str]) -> Gateway:
-    """`manage.py serve` on a free loopback port, its output in `tmp/gateway.log`; healthy when returned."""
-    port = free_port()
+def start_gateway(tmp: Path, env: dict[str, str], port: int | None = None) -> Gateway:
+    """`manage.py serve` on `port` (a free loopback port by default), its output in `tmp/gateway.log`;
+    healthy when returned."""
+    port = port or free_port()
     log_path = tmp / "gateway.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

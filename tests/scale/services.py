@@ -82,12 +82,12 @@ def with_path(url: str, path: str) -> str:
 
 
 @contextlib.contextmanager
-def private_database(found: Services) -> Iterator[str]:
+def private_database(found: Services, prefix: str = "gateway_scale") -> Iterator[str]:
     """A new, empty PostgreSQL database for one test module (its URL); dropped afterwards."""
     import psycopg
     from psycopg import sql
 
-    name = f"gateway_scale_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(found.database_url, autocommit=True, connect_timeout=5) as db:
         db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
