@@ -64,14 +64,15 @@ def check_model_allowed(caller: Caller, model: str) -> None:
 
 
 def permits(key: KeyInfo | None, model: str, route: RouteInfo, routes: Sequence[RouteInfo]) -> bool:
-    """Whether a request for `model` may be served by `route`. A pattern that matches the route's
-    upstream model allows it outright. Otherwise some pattern matching `model` must either name `route`
-    (match its upstream model or its own pattern read as a name: `*haiku*` names a `*haiku*` or a
-    `claude-3-haiku-*` route) or name no route at all (`claude-*`: a filter on names only). So a key
-    allowed `*haiku*` cannot reach the `*opus*` route by asking for `claude-opus-4-haiku`."""
+    """Whether a request for `model` may be served by `route`. Patterns that match every upstream model
+    of the route's targets (balancing may pick any) allow it outright. Otherwise some pattern matching
+    `model` must either name `route` (match all its upstream models, or its own pattern read as a name:
+    `*haiku*` names a `*haiku*` or a `claude-3-haiku-*` route) or name no route at all (`claude-*`: a
+    filter on names only). So a key allowed `*haiku*` cannot reach the `*opus*` route by asking for
+    `claude-opus-4-haiku`."""
     if key is None or not key.model_patterns:
         return True
-    if _allows(key, route.target_model):
+    if all(_allows(key, m) for m in _upstream_models(route)):
         return True
     wanted = model.lower()
     for pattern in key.model_patterns:
@@ -83,7 +84,12 @@ def permits(key: KeyInfo | None, model: str, route: RouteInfo, routes: Sequence[
 
 
 def _names(pattern: re.Pattern[str], route: RouteInfo) -> bool:
-    return bool(pattern.match(route.target_model.lower()) or pattern.match(route.pattern.strip().lower()))
+    every_model = all(pattern.match(m.lower()) for m in _upstream_models(route))
+    return every_model or bool(pattern.match(route.pattern.strip().lower()))
+
+
+def _upstream_models(route: RouteInfo) -> tuple[str, ...]:
+    return tuple(t.model for t in route.targets) or (route.target_model,)
 
 
 def check_route_allowed(caller: Caller, model: str, route: RouteInfo, routes: Sequence[RouteInfo]) -> None:

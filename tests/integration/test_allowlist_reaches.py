@@ -91,3 +91,20 @@ async def test_a_fallback_the_key_may_not_use_is_skipped(gateway, routes, upstre
     assert called == ["gpt-cheap"]
     assert (await _post(async_client, allowed_all, "claude-haiku-4-5")).status_code == 529
     assert called == ["gpt-cheap", "gpt-cheap", "gpt-expensive"]  # the same fallback, for a key that may
+
+
+async def test_a_key_allowed_one_upstream_model_does_not_reach_a_route_whose_other_target_serves_another(
+    gateway, routes, models_called, async_client
+):
+    """Balancing may send a request to any target: a pattern on upstream models must hold for all of them."""
+    mixed = await sync_to_async(make_route)(gateway["provider"], pattern="*sonnet*", target_model="gpt-5", priority=5)
+    await sync_to_async(mixed.targets.create)(provider=gateway["provider"], model="o3-pro", weight=1000)
+    same = await sync_to_async(make_route)(
+        gateway["provider"], pattern="*mini*", target_model="gpt-5-mini", priority=6, strategy="ordered"
+    )
+    await sync_to_async(same.targets.create)(provider=gateway["provider"], model="gpt-5", position=1)
+    _, secret = await sync_to_async(make_key)(gateway["key"].user, allowed_models="gpt-5*")
+
+    assert (await _post(async_client, secret, "gpt-5-sonnet")).status_code == 403
+    assert (await _post(async_client, secret, "gpt-5-mini")).status_code == 200
+    assert models_called == ["gpt-5-mini"]
