@@ -21,6 +21,46 @@ ESTIMATE_ABOVE = 100_000
 """Below this many rows (by PostgreSQL's estimate) the list's total is counted exactly."""
 
 
+class PeriodFilter(admin.SimpleListFilter):
+    """How far back the list reaches: the last 7 days unless the admin picks another period, gives dates
+    of her own (`?created_at__gte=2026-03-01&created_at__lt=2026-04-01`) or searches (a request id or a
+    user is found at any age, through its own index). Never every row of every year by default."""
+
+    title = "period"
+    parameter_name = "period"
+    DEFAULT = "7d"
+    PERIODS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "31d": timedelta(days=31), "90d": timedelta(days=90)}
+    ANY = "any"
+
+    def __init__(self, request, params, model, model_admin):
+        self._elsewhere = bool(request.GET.get("q")) or any(p.startswith("created_at__") for p in request.GET)
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request, model_admin):
+        return [
+            ("1d", "Last 24 hours"),
+            ("7d", "Last 7 days"),
+            ("31d", "Last 31 days"),
+            ("90d", "Last 90 days"),
+            (self.ANY, "Any time"),
+        ]
+
+    def value(self):
+        return super().value() or (None if self._elsewhere else self.DEFAULT)
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        span = self.PERIODS.get(self.value() or "")
+        return queryset if span is None else queryset.filter(created_at__gte=timezone.now() - span)
+
+
 class StatusClassFilter(admin.SimpleListFilter):
     """Success or failure by class; an exact code stays reachable as `?status__exact=429`."""
 

@@ -365,7 +365,9 @@ class UsageRollup(models.Model):
     user_id = models.PositiveBigIntegerField(default=0)
     key_id = models.PositiveBigIntegerField(default=0)
     route_id = models.PositiveBigIntegerField(default=0)
-    target_id = models.PositiveBigIntegerField(default=0, help_text="0: no target (the row was refused before routing).")
+    target_id = models.PositiveBigIntegerField(
+        default=0, help_text="0: no target (the row was refused before routing)."
+    )
     provider_id = models.PositiveBigIntegerField(default=0)
     requested_model = models.CharField(max_length=200, blank=True)
     upstream_model = models.CharField(max_length=200, blank=True)
