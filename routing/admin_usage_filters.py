@@ -57,8 +57,10 @@ class PeriodFilter(admin.SimpleListFilter):
             }
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
-        span = self.PERIODS.get(self.value() or "")
-        return queryset if span is None else queryset.filter(created_at__gte=timezone.now() - span)
+        if self.value() in (None, self.ANY):
+            return queryset
+        span = self.PERIODS.get(self.value(), self.PERIODS[self.DEFAULT])  # an unknown period: the default
+        return queryset.filter(created_at__gte=timezone.now() - span)
 
 
 class StatusClassFilter(admin.SimpleListFilter):
