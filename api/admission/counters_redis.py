@@ -126,7 +126,13 @@ class RedisCounters:
         amount, expires = self._client.hmget(self.prefix + name, "a", "e")
         return None if amount is None or float(expires) <= now else int(amount)
 
+    def drop_budgets(self) -> None:
+        self._delete_matching(self.prefix + "budget:*")
+
     def clear(self) -> None:
-        names = list(self._client.scan_iter(match=self.prefix + "*", count=1000))
-        if names:
-            self._client.delete(*names)
+        self._delete_matching(self.prefix + "*")
+
+    def _delete_matching(self, pattern: str) -> None:
+        names = list(self._client.scan_iter(match=pattern, count=1000))
+        for start in range(0, len(names), 1000):
+            self._client.delete(*names[start : start + 1000])
