@@ -24,7 +24,7 @@ ESTIMATE_ABOVE = 100_000
 
 class PeriodFilter(admin.SimpleListFilter):
     """How far back the list reaches: the last 7 days unless the admin picks another period, gives dates
-    of her own (`?created_at__gte=2026-03-01&created_at__lt=2026-04-01`) or searches (a request id or a
+    of her own (`?created_at__gte=...&created_at__lt=...`, ISO times) or searches (a request id or a
     user is found at any age, through its own index). Never every row of every year by default."""
 
     title = "period"
