@@ -1,7 +1,8 @@
 """The admin on a large usage log: seed PostgreSQL with N rows, then time each page, the export, the
 API summary and a cold budget read, next to the raw-log query the same page ran before rollups.
 
-    DATABASE_URL=postgres://... .venv/bin/python -m bench.usage_scale --rows 1000000
+    make bench-usage [BENCH_ROWS=10000000]     (PostgreSQL from scripts/ci_services.sh)
+    DATABASE_URL=postgres://... .venv/bin/python -m bench.usage_scale --rows 2000000
 
 Seeds rows whose request ids start with `bench_` in one INSERT ... SELECT generate_series, runs
 `rebuild_usage_rollups`, measures, and deletes its rows again (rollups rebuilt) unless --keep.
@@ -26,12 +27,12 @@ SEED_SQL = """
 INSERT INTO routing_usagelog (created_at, request_id, key_id, user_id, user_agent, endpoint, requested_model,
     provider_id, provider_name, upstream_model, stream, status, error_type, error_message, input_tokens,
     output_tokens, cache_read_tokens, cache_creation_tokens, estimated, latency_ms, attempts, request_body,
-    response_body)
+    response_body, cost_estimated)
 SELECT now() - (n * %(spacing)s) * interval '1 second', 'bench_' || n, keys[1 + n %% %(users)s],
     users[1 + n %% %(users)s], 'claude-cli/2.0', 'messages',
     (ARRAY['claude-opus-4-8', 'claude-sonnet-4-5', 'claude-haiku-4-5'])[1 + n %% 3], %(provider)s, 'bench',
     'gpt-4o', n %% 2 = 0, CASE WHEN n %% 50 = 0 THEN 429 WHEN n %% 97 = 0 THEN 502 ELSE 200 END, '', '',
-    n %% 5000, n %% 700, n %% 20000, 0, false, 300 + n %% 3000, 1, '', ''
+    n %% 5000, n %% 700, n %% 20000, 0, false, 300 + n %% 3000, 1, '', '', false
 FROM generate_series(1, %(rows)s) AS n,
     (SELECT array_agg(id ORDER BY id) AS keys, array_agg(user_id ORDER BY id) AS users
      FROM routing_proxykey WHERE name = 'bench') AS k
@@ -76,7 +77,8 @@ def pages(client, key_id: int, username: str) -> dict[str, Callable[[], object]]
 
     base = "/admin/routing/usagelog/"
     return {
-        "usage list": get(base),
+        "usage list (last 7 days, the default)": get(base),
+        "usage list, any time (estimated count)": get(base + "?period=any"),
         "usage list, 4xx filter": get(base + "?status_class=4"),
         "search request id": get(base + "?q=bench_12345"),
         "search username": get(base + f"?q={username}"),
@@ -85,6 +87,7 @@ def pages(client, key_id: int, username: str) -> dict[str, Callable[[], object]]
         "key page": get(f"/admin/routing/proxykey/{key_id}/change/"),
         "API summary by user": get("/api/v1/usage/summary/?group_by=user"),
         "CSV export, first chunk": get(base + "export.csv"),
+        "JSON lines export, first chunk": get(base + "export.jsonl"),
     }
 
 
@@ -178,7 +181,7 @@ def get_admin():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the seeded rows")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proxy_site.settings")

@@ -134,6 +134,11 @@ STATE_DIR = Path(env.str("STATE_DIR", default="") or BASE_DIR / "var")
 USAGE_FLUSH_SECONDS = _number("USAGE_FLUSH_SECONDS", 1.0, float)
 USAGE_BATCH_SIZE = _number("USAGE_BATCH_SIZE", 500)
 USAGE_QUEUE_MAX = _number("USAGE_QUEUE_MAX", 100_000)
+# Raw usage rows older than this many days are deleted, at most once an hour per host, by the usage
+# writer (routing/retention.py); rollups, budgets and usage to date stay. 0: keep them forever.
+USAGE_RETENTION_DAYS = _number("USAGE_RETENTION_DAYS", 0)
+# Seconds any one database statement of an admin page may run (PostgreSQL); beyond, the page is a 503.
+ADMIN_STATEMENT_TIMEOUT = _number("ADMIN_STATEMENT_TIMEOUT", 30.0, float)
 # The usage journal (api/accounting/journal.py): a segment is sealed at this size or age, and deleted
 # once all its rows are committed.
 JOURNAL_SEGMENT_BYTES = _number("JOURNAL_SEGMENT_BYTES", 16 * 1024 * 1024)
@@ -167,6 +172,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Every admin page's statements under ADMIN_STATEMENT_TIMEOUT (PostgreSQL).
+    "routing.admin_timeout.AdminStatementTimeoutMiddleware",
     # Last, as django-axes asks: turns a locked-out admin login into its lock-out page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -1,16 +1,13 @@
-"""The usage log's admin: a read-only list, CSV export of any filtered list, a summary page, the audit log."""
+"""The usage log's admin: a read-only list, CSV and JSON lines export of any filtered list, a summary
+page, the audit log."""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
-
-from asgiref.sync import sync_to_async
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.views.main import ChangeList
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
@@ -19,86 +16,13 @@ from routing import usage_stats
 from routing.admin_usage_filters import (
     EstimatedCountPaginator,
     KeyFilter,
+    PeriodFilter,
     RequestedModelFilter,
     StatusClassFilter,
     search,
 )
 from routing.models import UsageLog
-
-CSV_FIELDS = (
-    "created_at",
-    "request_id",
-    "user__username",
-    "key__prefix",
-    "client_ip",
-    "user_agent",
-    "endpoint",
-    "requested_model",
-    "provider_name",
-    "upstream_model",
-    "stream",
-    "status",
-    "error_type",
-    "error_message",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_creation_tokens",
-    "estimated",
-    "latency_ms",
-    "ttft_ms",
-    "attempts",
-    "cost_usd",
-    "cost_estimated",
-)
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets, and clients
-# choose their user agent and model name: `=HYPERLINK(...)` would run in the admin's spreadsheet.
-# https://owasp.org/www-community/attacks/CSV_Injection
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value):
-    """A text cell that a spreadsheet would read as a formula, quoted with `'` so it stays text."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def csv_response(rows, *, asynchronous: bool = False, chunk: int = 2000) -> StreamingHttpResponse:
-    """Streams the rows, newest first, so a large export never sits in memory. Under ASGI the chunks
-    are handed over as an async iterator (Django would collect a sync iterator into a list before
-    sending a byte); the header goes out before the first query."""
-    chunks = csv_chunks(rows, chunk)
-    body = _one_by_one(chunks) if asynchronous else chunks
-    response = StreamingHttpResponse(body, content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="usage.csv"'
-    return response
-
-
-def csv_chunks(rows, chunk: int) -> Iterator[str]:
-    """The header, then `chunk` rows per step, each step one query that resumes after the last row
-    by the time index (keyset paging). No cursor is held between steps: a server-side cursor
-    outside a transaction is WITH HOLD, which PostgreSQL materialises whole before the first row."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_FIELDS)
-    rows = rows.order_by("-created_at", "-id")
-    page = rows
-    while found := list(page.values_list("id", *CSV_FIELDS)[:chunk]):
-        yield "".join(writer.writerow([safe_cell(cell) for cell in row[1:]]) for row in found)
-        last_id, last_time = found[-1][0], found[-1][1]
-        page = rows.filter(created_at__lte=last_time).exclude(created_at=last_time, id__gte=last_id)
-
-
-async def _one_by_one(chunks: Iterator[str]):
-    while (text := await sync_to_async(next)(chunks, None)) is not None:
-        yield text
+from routing.usage_export import bounded, export_response
 
 
 class FilteredRowsOnly(ChangeList):
@@ -139,10 +63,10 @@ class UsageLogAdmin(ReadOnlyAdmin):
         "cost",
         "latency_ms",
     )
-    # No filter reads the log for its choices (no DISTINCT over millions of rows), and the date
-    # filter's choices are fixed (no date drill-down scanning every year).
+    # No filter reads the log for its choices (no DISTINCT over millions of rows), and the period
+    # filter's choices are fixed, the last 7 days by default (no date drill-down scanning every year).
     list_filter = (
-        "created_at",
+        PeriodFilter,
         StatusClassFilter,
         "stream",
         "provider",
@@ -169,7 +93,8 @@ class UsageLogAdmin(ReadOnlyAdmin):
         view = self.admin_site.admin_view
         return [
             path("summary/", view(self.summary_view), name="routing_usagelog_summary"),
-            path("export.csv", view(self.export_view), name="routing_usagelog_export"),
+            path("export.csv", view(self.export_view), {"kind": "csv"}, name="routing_usagelog_export"),
+            path("export.jsonl", view(self.export_view), {"kind": "jsonl"}, name="routing_usagelog_export_jsonl"),
             *super().get_urls(),
         ]
 
@@ -190,15 +115,16 @@ class UsageLogAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Export selected rows as CSV")
     def export_selected(self, request, queryset):
-        return csv_response(queryset, asynchronous=isinstance(request, ASGIRequest))
+        return export_response(queryset, "csv", asynchronous=isinstance(request, ASGIRequest))
 
-    def export_view(self, request) -> HttpResponse:
-        """The changelist's current filters (the same query string) as CSV."""
+    def export_view(self, request, kind: str) -> HttpResponse:
+        """The changelist's current filters (the same query string) as CSV or JSON lines; from 31 days
+        ago on when they name no start (usage_export.bounded)."""
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
         request.usage_export = True
-        changelist = self.get_changelist_instance(request)
-        return csv_response(changelist.get_queryset(request), asynchronous=isinstance(request, ASGIRequest))
+        rows = bounded(self.get_changelist_instance(request).get_queryset(request))
+        return export_response(rows, kind, asynchronous=isinstance(request, ASGIRequest))
 
     def summary_view(self, request) -> TemplateResponse:
         if not self.has_view_permission(request):

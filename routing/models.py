@@ -295,9 +295,18 @@ class UsageLog(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # Unique: replaying the usage journal after a crash may offer a row again (the insert skips it).
     request_id = models.CharField(max_length=40, unique=True)
-    key = models.ForeignKey(ProxyKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage")
+    # No index of their own: (key, created_at) and (user, created_at) below serve every lookup by key or
+    # user (their first column), and each extra index slows every insert of the usage writer.
+    key = models.ForeignKey(
+        ProxyKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage", db_index=False
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="usage",
+        db_index=False,
     )
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
@@ -335,9 +344,9 @@ class UsageLog(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            # The admin's default list and date drill-down.
+            # The admin's list (its period filter and order), exports, retention and rollup rebuilds.
             models.Index(fields=["-created_at"], name="usage_time"),
-            # Per-user and per-key filters and the budget sum over a period.
+            # Per-user and per-key filters and searches; a user's or key's rows set to NULL on deletion.
             models.Index(fields=["user", "created_at"], name="usage_user_time"),
             models.Index(fields=["key", "created_at"], name="usage_key_time"),
             # Filter by model and by status.

@@ -8,8 +8,8 @@ import io
 import pytest
 from django.test import Client
 
-from routing.admin_usage import safe_cell
 from routing.models import UsageLog
+from routing.usage_export import safe_cell
 from tests.factories import make_staff
 
 pytestmark = pytest.mark.django_db

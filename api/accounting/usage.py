@@ -3,7 +3,8 @@
 Every request that reached the gateway leaves exactly one record. A failed write is retried (the
 batch stays queued) and logged; only a full queue drops rows, loudly, and counts them. Each row is
 also in the journal (journal.py) from before its response ends until its batch commits, so a crash
-of the process (or a dropped row) loses nothing: the next start replays it (recovery.py).
+of the process (or a dropped row) loses nothing: the next start replays it (recovery.py). The same
+thread applies the retention (routing/retention.py) after a batch.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from api.accounting import metrics
 from api.accounting.journal import journal
-from routing import rollups
+from routing import retention, rollups
 
 log = logging.getLogger("api.accounting.usage")
 
@@ -151,6 +152,7 @@ class UsageWriter:
                 continue
             if self._write(batch):
                 journal.committed(r.request_id for r in batch)
+                retention.prune_if_due()  # USAGE_RETENTION_DAYS, at most hourly per host; mostly a file stat
                 with self._idle:
                     self._pending -= len(batch)
                     self._idle.notify_all()

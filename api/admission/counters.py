@@ -8,8 +8,9 @@ microseconds). Several replicas without Redis would each count alone: system che
 
 Sliding windows are kept in one-second buckets. A window of W seconds sums the buckets of the last
 W + 1 seconds, so a limit of N per minute is never more than N in any 60 seconds (a request may wait up
-to a second longer than strictly needed). Budget counters are loaded from the usage log the first time
-a period needs them (`Outcome.missing` -> `seed`) and live until the period ends.
+to a second longer than strictly needed). Budget counters are loaded from the daily rollups the first
+time a period needs them (`Outcome.missing` -> `seed`) and live until the period ends, or until
+`rebuild_usage_rollups` drops them (`drop_budgets`).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class Counters(Protocol):
     def seed(self, name: str, value: int, ttl: int, now: float) -> None: ...
     def settle(self, hold_id: str, amount: int, money: int = 0) -> bool: ...
     def peek(self, name: str, now: float) -> int | None: ...
+    def drop_budgets(self) -> None: ...
     def clear(self) -> None: ...
     def circuits(self) -> dict[str, bytes]: ...
     def swap_circuit(self, name: str, expected: bytes | None, new: bytes | None) -> bool: ...
@@ -115,6 +117,10 @@ class LocalCounters:
         """A budget counter's amount (settled use plus holds in flight); None when not loaded."""
         row = self._db().execute("SELECT amount FROM budget WHERE name = ? AND expires > ?", (name, now)).fetchone()
         return None if row is None else int(row[0])
+
+    def drop_budgets(self) -> None:
+        """Forget every budget counter, so each is loaded again from the rollups at its next request."""
+        self._transaction(lambda db: db.execute("DELETE FROM budget"))
 
     def clear(self) -> None:
         self._transaction(

@@ -141,7 +141,13 @@ class RedisCounters:
     def swap_circuit(self, name: str, expected: bytes | None, new: bytes | None) -> bool:
         return bool(self._swap(keys=[self.prefix + "circuits"], args=[name, expected or b"", new or b""]))
 
+    def drop_budgets(self) -> None:
+        self._delete_matching(self.prefix + "budget:*")
+
     def clear(self) -> None:
-        names = list(self._client.scan_iter(match=self.prefix + "*", count=1000))
-        if names:
-            self._client.delete(*names)
+        self._delete_matching(self.prefix + "*")
+
+    def _delete_matching(self, pattern: str) -> None:
+        names = list(self._client.scan_iter(match=pattern, count=1000))
+        for start in range(0, len(names), 1000):
+            self._client.delete(*names[start : start + 1000])

@@ -9,8 +9,8 @@ import datetime as dt
 import pytest
 from asgiref.sync import sync_to_async
 
-from routing.admin_usage import csv_chunks
 from routing.models import UsageLog
+from routing.usage_export import csv_chunks
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,7 +35,8 @@ def seed():
 async def test_under_asgi_the_export_is_an_async_stream_with_the_header_first(async_client):
     await async_client.aforce_login(await sync_to_async(seed)())
 
-    response = await async_client.get("/admin/routing/usagelog/export.csv?status__exact=429")
+    since = "created_at__gte=2026-03-14T00:00:00%2B00:00"
+    response = await async_client.get(f"/admin/routing/usagelog/export.csv?status__exact=429&{since}")
     assert response.status_code == 200 and response.is_async and response["Content-Type"] == "text/csv"
     chunks = [chunk async for chunk in response.streaming_content]
 

@@ -2,14 +2,17 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
+from api.admission.counters import store
 from routing import rollups
 
 
 class Command(BaseCommand):
-    """Budget counters already in the shared store keep their value until their period ends (a total
-    budget's: a day); counters seeded later read the rebuilt rollups."""
+    """Then the budget counters in the shared store are dropped: each is loaded again from the rebuilt
+    rollups at its next request, so imported history counts toward budgets at once. A request in flight
+    meanwhile settles onto the reloaded counter without its reservation: it may count up to that
+    reservation short, until the counter's period ends."""
 
-    help = "Recompute the daily usage rollups from the usage log (after an import)."
+    help = "Recompute the daily usage rollups from the usage log (after an import), and the budget counters."
 
     def add_arguments(self, parser):
         parser.add_argument("--since", help="First local day (YYYY-MM-DD) to recompute; default: all of them.")
@@ -20,4 +23,5 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"--since: expected a date YYYY-MM-DD ({exc}).") from exc
         written = rollups.rebuild(first)
-        self.stdout.write(f"Wrote {written} rollup rows{f' from {first}' if first else ''}.")
+        store().drop_budgets()
+        self.stdout.write(f"Wrote {written} rollup rows{f' from {first}' if first else ''}; budget counters reloaded.")
