@@ -11,8 +11,9 @@ import logging
 import math
 from typing import Any
 
+from . import ids
 from .errors import STATUS_FOR_TYPE, ApiError, bad_upstream_response, from_upstream
-from .types import JSON, ErrorType, StopReason, Usage
+from .types import JSON, Context, ErrorType, StopReason, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,20 @@ def parse_tool_arguments(raw: Any) -> JSON:
         logger.warning("tool arguments are not valid JSON; using {}: %.200r", raw)
         return {}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def tool_use_block(name: Any, call_id: Any, arguments: Any, ctx: Context, call: JSON) -> JSON | None:
+    """A tool_use block for an upstream call (Chat Completions or Responses), or None (logged) for a call
+    without a name: A cannot express one."""
+    if not isinstance(name, str) or not name:
+        logger.warning("dropping an upstream tool call without a name: %.200r", call)
+        return None
+    return {
+        "type": "tool_use",
+        "id": ids.client_tool_id(call_id if isinstance(call_id, str) else None),
+        "name": ctx.original_tool_name(name),
+        "input": parse_tool_arguments(arguments),
+    }
 
 
 def reasoning_text(obj: JSON) -> str:

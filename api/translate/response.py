@@ -15,9 +15,9 @@ from .mapping import (
     find_usage,
     inband_error,
     matched_stop_sequence,
-    parse_tool_arguments,
     reasoning_text,
     stop_reason,
+    tool_use_block,
     usage_from_openai,
 )
 from .types import JSON, AnthropicMessage, Context
@@ -106,20 +106,9 @@ def _tool_calls(message: JSON) -> list[JSON]:
 
 
 def _tool_use(call: JSON, ctx: Context) -> JSON | None:
-    """A tool_use block, or None (logged) for a call without a name: A cannot express one."""
     function = call.get("function")
     function = function if isinstance(function, dict) else {}
-    name = function.get("name")
-    if not isinstance(name, str) or not name:
-        logger.warning("dropping an upstream tool call without a name: %.200r", call)
-        return None
-    call_id = call.get("id")
-    return {
-        "type": "tool_use",
-        "id": ids.client_tool_id(call_id if isinstance(call_id, str) else None),
-        "name": ctx.original_tool_name(name),
-        "input": parse_tool_arguments(function.get("arguments")),
-    }
+    return tool_use_block(function.get("name"), call.get("id"), function.get("arguments"), ctx, call)
 
 
 def _output_text(content: list[JSON]) -> str:

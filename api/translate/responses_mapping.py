@@ -16,8 +16,7 @@ import json
 import logging
 from typing import Any
 
-from . import ids
-from .mapping import parse_tool_arguments, usage_from_openai
+from .mapping import tool_use_block, usage_from_openai
 from .types import JSON, Context, StopReason, Usage
 
 logger = logging.getLogger(__name__)
@@ -67,19 +66,9 @@ def reasoning_text(item: JSON) -> str:
     return ""
 
 
-def tool_use_block(item: JSON, ctx: Context) -> JSON | None:
+def function_call_block(item: JSON, ctx: Context) -> JSON | None:
     """A tool_use block for a `function_call` item; None (logged) without a name."""
-    name = item.get("name")
-    if not isinstance(name, str) or not name:
-        logger.warning("dropping an upstream function call without a name: %.200r", item)
-        return None
-    call_id = item.get("call_id")
-    return {
-        "type": "tool_use",
-        "id": ids.client_tool_id(call_id if isinstance(call_id, str) else None),
-        "name": ctx.original_tool_name(name),
-        "input": parse_tool_arguments(item.get("arguments")),
-    }
+    return tool_use_block(item.get("name"), item.get("call_id"), item.get("arguments"), ctx, item)
 
 
 def stop_reason(response: JSON, *, has_tool_use: bool, refused: bool) -> StopReason:

@@ -13,7 +13,13 @@ from typing import Any
 
 from . import ids, web_search
 from .mapping import UpstreamFormatError, estimate_tokens
-from .responses_mapping import reasoning_signature, reasoning_text, stop_reason, tool_use_block, usage_from_responses
+from .responses_mapping import (
+    function_call_block,
+    reasoning_signature,
+    reasoning_text,
+    stop_reason,
+    usage_from_responses,
+)
 from .types import JSON, AnthropicMessage, Context
 
 
@@ -59,7 +65,7 @@ def _add_item(item: JSON, ctx: Context, content: list[JSON]) -> bool:
     if kind == "reasoning" and ctx.thinking:
         signature = reasoning_signature(item.get("id"), item.get("encrypted_content"))
         content.append({"type": "thinking", "thinking": reasoning_text(item), "signature": signature})
-    elif kind == "function_call" and (block := tool_use_block(item, ctx)) is not None:
+    elif kind == "function_call" and (block := function_call_block(item, ctx)) is not None:
         content.append(block)
     elif kind == "web_search_call":
         action = item.get("action")
