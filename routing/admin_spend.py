@@ -36,10 +36,7 @@ class PriceAdmin(admin.ModelAdmin):
     def spend_view(self, request) -> TemplateResponse:
         if not self.admin_site.has_permission(request) or not request.user.has_perm("routing.view_usagelog"):
             return TemplateResponse(request, "admin/base_site.html", status=403)
-        try:
-            days = min(max(int(request.GET.get("days", 30)), 1), 366)
-        except ValueError:
-            days = 30
+        days = usage_stats.window_days(request.GET.get("days"))
         rows = usage_stats.since(days)
         daily = spend_stats.spend_per_day(rows, days)
         context = {

@@ -129,10 +129,7 @@ class UsageLogAdmin(ReadOnlyAdmin):
     def summary_view(self, request) -> TemplateResponse:
         if not self.has_view_permission(request):
             return TemplateResponse(request, "admin/base_site.html", status=403)
-        try:
-            days = min(max(int(request.GET.get("days", 30)), 1), 366)
-        except ValueError:
-            days = 30
+        days = usage_stats.window_days(request.GET.get("days"))
         rows = usage_stats.since(days)
         daily = usage_stats.per_day(rows, days)
         context = {

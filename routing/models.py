@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import httpx
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
@@ -18,7 +15,15 @@ from api.translate.profiles import PROFILE_NAMES
 from routing import credentials
 from routing.conditions import NAMES as CONDITION_NAMES
 from routing.conditions import parse_conditions
-from routing.spend import AlertSettings, BudgetAlert, Price, TeamBudget, UserBudget  # noqa: F401  (this app's spend models)
+from routing.rollups import KEY as ROLLUP_KEY
+from routing.spend import (  # noqa: F401  (this app's spend models)
+    AlertSettings,
+    BudgetAlert,
+    Price,
+    TeamBudget,
+    UserBudget,
+    usd_budget_field,
+)
 
 KEY_FOR_NEW_HOST = "enter the API key again to send it to a new host"
 
@@ -261,15 +266,7 @@ class ProxyKey(models.Model):
     rpm_limit = models.PositiveIntegerField(null=True, blank=True, verbose_name="requests per minute")
     tpm_limit = models.PositiveIntegerField(null=True, blank=True, verbose_name="tokens per minute")
     budget_tokens = models.PositiveBigIntegerField(null=True, blank=True)
-    budget_usd = models.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(Decimal(0))],
-        verbose_name="budget (USD)",
-        help_text="Spend allowed per budget period, at the prices in force.",
-    )
+    budget_usd = usd_budget_field(help_text="Spend allowed per budget period, at the prices in force.")
     budget_period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTH)
     may_test_connection = models.BooleanField(
         default=False, help_text="May call GET /test-connection (real upstream calls, a few a minute)."
@@ -394,17 +391,7 @@ class UsageRollup(models.Model):
         constraints = [
             # The writer's upsert adds to the row of this key (ON CONFLICT ... DO UPDATE).
             models.UniqueConstraint(
-                fields=[
-                    "day",
-                    "user_id",
-                    "key_id",
-                    "route_id",
-                    "target_id",
-                    "provider_id",
-                    "requested_model",
-                    "upstream_model",
-                    "status_class",
-                ],
+                fields=list(ROLLUP_KEY),
                 name="usage_rollup_key",
             )
         ]

@@ -32,6 +32,19 @@ def _rate(label: str) -> models.DecimalField:
     )
 
 
+def usd_budget_field(**options) -> models.DecimalField:
+    """A budget in USD: cents, never negative (keys, users and teams alike)."""
+    return models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        verbose_name="budget (USD)",
+        **options,
+    )
+
+
 def local_today():
     return timezone.localdate()
 
@@ -62,14 +75,7 @@ class Price(models.Model):
 class BudgetFields(models.Model):
     """A spend limit per period, in USD and/or tokens, with the fractions at which it alerts."""
 
-    usd = models.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(Decimal(0))],
-        verbose_name="budget (USD)",
-    )
+    usd = usd_budget_field()
     tokens = models.PositiveBigIntegerField(null=True, blank=True, verbose_name="budget (tokens)")
     period = models.CharField(max_length=8, choices=PERIODS, default="month")
     alert_at = models.JSONField(

@@ -27,6 +27,14 @@ TOTALS = {
 """Aggregates over daily rollups (routing/rollups.py), never over the raw log."""
 
 
+def window_days(asked: str | None, default: int = 30) -> int:
+    """The summary pages' `?days=`: 1 to 366, the default when absent or not a number."""
+    try:
+        return min(max(int(asked if asked is not None else default), 1), 366)
+    except ValueError:
+        return default
+
+
 def since(days: int) -> QuerySet[UsageRollup]:
     """The rollups of the last `days` local days, today included."""
     return UsageRollup.objects.filter(day__gte=timezone.localdate() - timedelta(days=days - 1))
