@@ -38,7 +38,8 @@ def translate_request(body: JSON, route: RouteInfo, body_size: int, caller: Call
     """The upstream body in the route's provider's dialect (Chat Completions or the Responses API)."""
     dialect = dialect_for(route.provider.kind)
     profile = profile_for(route.provider.profile, route.target_model)
-    cache_key = prompt_cache_key(f"key:{caller.key.id}" if caller.key else "anonymous", body)
+    caller_name = f"key:{caller.key.id}" if caller.key else "anonymous"
+    cache_key = prompt_cache_key(caller_name, body) if profile.prompt_cache_key else None  # only where it is sent
     upstream, ctx = dialect.to_upstream(
         body, upstream_model=route.target_model, profile=profile, max_tokens_cap=route.max_tokens, cache_key=cache_key
     )
