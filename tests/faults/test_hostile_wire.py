@@ -176,7 +176,11 @@ async def test_a_body_slower_than_the_body_timeout_is_a_408_with_a_usage_row(gua
         if sent is None:
             writer.write(b'{"model": ')  # and then nothing
         else:
-            asyncio.create_task(trickle(writer, b"x" * 1000, gap=sent))  # noqa: RUF006 (ends with the connection)
+            # A byte every `sent` seconds, stopping half a second before the deadline: still far short of
+            # the 1,000 declared, and nothing arrives after the server's close (a byte landing on a
+            # closed socket makes the kernel reset the connection, which can destroy the 408 unread).
+            trickled = b"x" * int((BODY_TIMEOUT - 0.5) / sent)
+            asyncio.create_task(trickle(writer, trickled, gap=sent))  # noqa: RUF006 (ends with the connection)
         raw = await read_until_closed(reader, BODY_TIMEOUT + MARGIN)
 
     body = json_error(raw, 408, "invalid_request_error")
